@@ -19,7 +19,8 @@ CC       ?= cc
 CSTD     := -std=gnu11
 WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-unused-parameter \
             -Wstrict-prototypes -Wmissing-prototypes -Wvla
-CPPFLAGS := -D_GNU_SOURCE -Icommon -I$(GEN) -I/usr/include/postgresql
+VERSION  := 0.1.0
+CPPFLAGS := -D_GNU_SOURCE -DKONTOR_VERSION='"$(VERSION)"' -Icommon -I$(GEN) -Itests/lib -I/usr/include/postgresql
 DEPFLAGS  = -MMD -MP
 
 ifeq ($(FLAVOUR),asan)
@@ -70,18 +71,21 @@ UNIT_BIN    := $(UNIT_C:tests/unit/%.c=$(BUILD)/tests/%)
 IT_C        := $(wildcard tests/integration/it_*.c)
 IT_BIN      := $(IT_C:tests/integration/%.c=$(BUILD)/tests/%)
 HARNESS_C   := $(wildcard tests/lib/*.c)
+# tests/fixtures/*.c -> helper programs the integration tests start
+FIXTURE_C   := $(wildcard tests/fixtures/*.c)
+FIXTURE_BIN := $(FIXTURE_C:tests/fixtures/%.c=$(BUILD)/tests/fixtures/%)
 HARNESS_O   := $(HARNESS_C:%.c=$(BUILD)/%.o)
 
 ALL_O       := $(COMMON_O) $(HARNESS_O) \
                $(foreach s,$(SERVICES),$(patsubst %.c,$(BUILD)/%.o,$(wildcard services/$(s)/*.c))) \
                $(foreach t,$(TOOLS),$(patsubst %.c,$(BUILD)/%.o,$(wildcard tools/$(t)/*.c))) \
-               $(UNIT_C:%.c=$(BUILD)/%.o) $(IT_C:%.c=$(BUILD)/%.o)
+               $(UNIT_C:%.c=$(BUILD)/%.o) $(IT_C:%.c=$(BUILD)/%.o) $(FIXTURE_C:%.c=$(BUILD)/%.o)
 
 .PHONY: all deps test unit demo bench up down clean format lint
 .DEFAULT_GOAL := all
 .SECONDARY:
 
-all: $(STAMP) $(SERVICE_BIN) $(TOOL_BIN) $(UNIT_BIN) $(IT_BIN)
+all: $(STAMP) $(SERVICE_BIN) $(TOOL_BIN) $(UNIT_BIN) $(IT_BIN) $(FIXTURE_BIN)
 
 # ---------------------------------------------------------------- deps
 deps: $(STAMP)
@@ -101,6 +105,25 @@ $(BUILD)/gen/%.pb-c.o: $(GEN)/%.pb-c.c $(GEN_H)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(CPPFLAGS) $(GENFLAGS) -c $< -o $@
 
+# Each service carries its migrations: services/<svc>/migrations/*.sql are
+# compiled into build/gen/<svc>_migrations.c as a kt_migration_t list.
+MIGRATED    := clients orders logistics receivables
+$(GEN)/%_migrations.c: services/%/migrations common/embed-migrations.sh $(wildcard services/*/migrations/*.sql) | $(STAMP)
+	@mkdir -p $(GEN)
+	@echo "  EMBED   $@"
+	$(Q)bash common/embed-migrations.sh $* services/$*/migrations > $@.tmp && mv $@.tmp $@
+
+# The framework's own tables (outbox, offsets), in every service's schema.
+$(GEN)/kontor_migrations.c: common/migrations common/embed-migrations.sh $(wildcard common/migrations/*.sql) | $(STAMP)
+	@mkdir -p $(GEN)
+	@echo "  EMBED   $@"
+	$(Q)bash common/embed-migrations.sh kontor common/migrations > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/%_migrations.o: $(GEN)/%_migrations.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CPPFLAGS) $(GENFLAGS) -c $< -o $@
+
 # ---------------------------------------------------------------- objects
 # Every object waits for all generated headers, so the first build is ordered.
 $(BUILD)/%.o: %.c $(GEN_H) | $(STAMP)
@@ -108,13 +131,13 @@ $(BUILD)/%.o: %.c $(GEN_H) | $(STAMP)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
-$(LIBKONTOR): $(COMMON_O) $(GEN_O)
+$(LIBKONTOR): $(COMMON_O) $(GEN_O) $(BUILD)/gen/kontor_migrations.o
 	@echo "  AR      $@"
 	$(Q)rm -f $@ && ar rcs $@ $^
 
 # ---------------------------------------------------------------- binaries
 define service_rule
-$(BUILD)/bin/kontor-$(1): $(patsubst %.c,$(BUILD)/%.o,$(wildcard services/$(1)/*.c)) $(LIBKONTOR)
+$(BUILD)/bin/kontor-$(1): $(patsubst %.c,$(BUILD)/%.o,$(wildcard services/$(1)/*.c)) $(if $(filter $(1),$(MIGRATED)),$(BUILD)/gen/$(1)_migrations.o) $(LIBKONTOR)
 	@mkdir -p $$(dir $$@)
 	@echo "  LD      $$@"
 	$$(Q)$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
@@ -138,6 +161,11 @@ $(BUILD)/tests/it_%: $(BUILD)/tests/integration/it_%.o $(HARNESS_O) $(LIBKONTOR)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
+
+$(BUILD)/tests/fixtures/%: $(BUILD)/tests/fixtures/%.o $(LIBKONTOR)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # ---------------------------------------------------------------- running
 # The test build runs under AddressSanitizer and UndefinedBehaviorSanitizer.

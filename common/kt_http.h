@@ -17,8 +17,9 @@ typedef bool(kt_ready_fn)(void *arg);
 
 typedef struct kt_http kt_http_t;
 
-//  Start listening on host:port (port 0 picks a free one). Returns NULL and
-//  logs why if the port cannot be bound.
+//  Start listening on host:port (port 0 picks a free one; host NULL or "*"
+//  for every interface). `ready` NULL means always ready. Returns once the
+//  socket is bound, or NULL, logging why, if it cannot be.
 kt_http_t *kt_http_new(const char *host, int port, kt_ready_fn *ready, void *arg);
 
 //  The port actually bound.

@@ -52,7 +52,10 @@ PGresult *kt_pg_exec_bin(kt_pg_t *self, const kt_stmt_t *stmt, const char *const
 int kt_pg_command(kt_pg_t *self, const char *sql);
 
 //  A transaction body: does its statements on `pg` and returns 0 to commit,
-//  -1 to roll back (after kt_pg_exec failed, or after deciding to refuse).
+//  -1 to roll back (after kt_pg_exec failed, or after deciding to refuse),
+//  or 1 to refuse. It may start with "SET TRANSACTION ISOLATION LEVEL ..."
+//  (kt_pg_command) and must not end the transaction itself. A body that
+//  recovers from a failed statement (savepoint) and then refuses returns 1.
 typedef int(kt_pg_tx_fn)(kt_pg_t *pg, void *arg);
 
 //  Run `fn` inside BEGIN/COMMIT. On serialization failure or deadlock (either
@@ -80,16 +83,35 @@ int kt_pg_status_for(const char *sqlstate);
 bool kt_pg_retryable(const char *sqlstate);
 
 //  Helpers for reading results: value of row r, column c as int64 / text.
+//  Row and column must exist (asserted). kt_pg_i64 gives 0 for SQL NULL and
+//  logs an error and gives 0 for text that is not a 64-bit integer; use it
+//  on integer columns. kt_pg_text gives "" for SQL NULL.
 int64_t kt_pg_i64(const PGresult *res, int r, int c);
+//  Same as kt_pg_i64 where the value may not be an integer (numeric sums):
+//  0 with *value set, or -1 (SQL NULL, not an integer, out of range) with
+//  *value 0.
+int kt_pg_i64_checked(const PGresult *res, int r, int c, int64_t *value);
 const char *kt_pg_text(const PGresult *res, int r, int c);
 bool kt_pg_isnull(const PGresult *res, int r, int c);
 
-//  Apply the migrations in `dir` (files NNN_name.sql, in number order) to
-//  `schema`: each is applied once, in its own transaction, recorded in
-//  <schema>.schema_migrations(version, name, applied_at); the whole run holds
-//  a transaction-level advisory lock keyed on the schema so two instances
-//  starting together apply each file once. Returns the highest version
-//  applied (>= 0) or -1 with the reason logged.
-int kt_pg_migrate(kt_pg_t *self, const char *schema, const char *dir);
+
+//  One migration compiled into the service binary (build/gen/<svc>_migrations.c
+//  is generated from services/<svc>/migrations/NNN_name.sql by the build).
+typedef struct {
+    int version;        //  NNN
+    const char *name;   //  "001_init.sql"
+    const char *sql;    //  the file's text
+} kt_migration_t;
+
+//  Apply a list of migrations (ending in an entry whose sql is NULL, in
+//  version order) to `schema` for `component` ("kontor" for the framework's
+//  own tables, the service's name for its own): each once, recorded in
+//  <schema>.schema_migrations(component, version, name, applied_at), all in
+//  one transaction holding an advisory lock keyed on the schema, so that two
+//  instances starting together apply each file once and a failed file leaves
+//  nothing half-applied. Returns the highest version of `component` now
+//  applied (0 if none), or -1 with the reason logged. (kt_migrate.c)
+int kt_pg_migrate_list(kt_pg_t *self, const char *schema, const char *component,
+                       const kt_migration_t *list);
 
 #endif

@@ -29,8 +29,21 @@ typedef struct kth_set kth_set_t;
 kth_set_t *kth_set_new(const char *name);
 
 //  Stop every process the set started (SIGTERM, then SIGKILL after 5 s),
-//  drop its database, remove its folder. Accepts NULL; nulls the pointer.
+//  drop its database, remove its folder (kept with KT_KEEP=1, or when a
+//  process failed, for its logs). Accepts NULL; nulls the pointer. Last of
+//  all, fails the running test if a process the test did not stop itself
+//  exited uncleanly (crashed, a sanitizer report, non-zero status, or needed
+//  SIGKILL); its log tail is printed.
 void kth_set_destroy(kth_set_t **self_p);
+
+//  Stop every process as kth_set_destroy does, keeping the database and
+//  folder. Returns how many exited uncleanly (each reported on stderr with
+//  its log tail), so a test can assert_int_equal(kth_set_stop(set), 0).
+int kth_set_stop(kth_set_t *self);
+
+//  Add NAME=value to the environment of processes started after this call
+//  (e.g. KONTOR_HEARTBEAT_MS for a liveness test); replaces an earlier value.
+void kth_set_env(kth_set_t *self, const char *name, const char *value);
 
 //  Start the bus; waits until it is ready. Returns its pid.
 pid_t kth_start_bus(kth_set_t *self);
@@ -40,9 +53,12 @@ pid_t kth_start_bus(kth_set_t *self);
 //  HTTP port. Waits until /readyz answers 200 (at most 20 s). Returns the pid.
 pid_t kth_start_service(kth_set_t *self, const char *service, int workers);
 
-//  Start any program from the build's bin folder (e.g. "kontor") with the
+//  Start any program from the build's bin folder (e.g. "kontor"), or a test
+//  fixture (tests/fixtures/*.c, built into <build>/tests/fixtures), with the
 //  set's environment, as `principal`; stdout/stderr go to the set's log
-//  folder. Returns the pid without waiting.
+//  folder. `argv` is the arguments after the program's name, NULL-terminated
+//  (NULL for none); the same holds for kth_run. The process gets its own
+//  KONTOR_HTTP_PORT (kth_http_port). Returns the pid without waiting.
 pid_t kth_spawn(kth_set_t *self, const char *principal, const char *program,
                 const char *const *argv);
 
@@ -64,10 +80,21 @@ void kth_use(kth_set_t *self, const char *principal);
 int kth_http_port(kth_set_t *self, pid_t pid);
 const char *kth_bus_endpoint(kth_set_t *self);
 const char *kth_home(kth_set_t *self);
+//  The set's database name (t_<name>_<pid>).
+const char *kth_db_name(kth_set_t *self);
+
+//  libpq connection string for logging in as the service's role
+//  (kontor_<service>) over TCP with the run's passfile: what the service
+//  itself gets as KONTOR_PG_DSN. Malloc'd; caller frees.
+char *kth_service_dsn(kth_set_t *self, const char *service);
 
 //  A superuser connection to the set's database, for checks and setup.
 //  Owned by the set.
 kt_pg_t *kth_admin(kth_set_t *self);
+
+//  The superuser connection string for the set's database (unix socket),
+//  for a connection of a test's own (another thread). Owned by the set.
+const char *kth_admin_dsn(kth_set_t *self);
 
 //  Run SQL as superuser and return the first column of the first row as a
 //  malloc'd string (caller frees), or NULL if no row or an error (logged).
@@ -82,5 +109,9 @@ int kth_http_get(int port, const char *path, char **body);
 //  Wait until `cond(arg)` is true, polling every 20 ms, at most `timeout_ms`.
 //  Returns true if it became true. For conditions that have no event to wait on.
 bool kth_wait_for(bool (*cond)(void *arg), void *arg, int timeout_ms);
+
+//  A TCP port on 127.0.0.1 that nothing holds now (a plain bind succeeds)
+//  and that this process has not handed out before.
+int kth_free_port(void);
 
 #endif

@@ -1,0 +1,58 @@
+/*  kt_client - calling a method of a service through the bus.
+ *
+ *  One client belongs to one thread. A call sends a Request with a budget
+ *  (timeout), waits for the Reply with the same request id, and ignores any
+ *  other (late answers to earlier attempts). A call marked retry resends the
+ *  same request id after each attempt's timeout until the budget is spent:
+ *  use it only for methods that are idempotent (reads, or writes carrying an
+ *  idempotency key), since a retried request may run twice.
+ *
+ *  When no reply comes at all the call still fills a reply, with status
+ *  UNAVAILABLE or DEADLINE_EXCEEDED, so callers handle one shape.
+ */
+#ifndef KT_CLIENT_H
+#define KT_CLIENT_H
+
+#include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
+
+#include "kt_config.h"
+#include "kt_wire.h"
+
+typedef struct kt_client kt_client_t;
+
+//  Connect to the bus named in `cfg` with this process's key (cfg->cert) and
+//  the bus's public key (cfg->bus_cert). NULL if the keys cannot be read.
+kt_client_t *kt_client_new(const kt_config_t *cfg);
+
+//  Disconnect and free; accepts NULL; nulls the pointer.
+void kt_client_destroy(kt_client_t **self_p);
+
+typedef struct {
+    int timeout_ms;             //  whole budget; 0: the config's default
+    int attempt_ms;             //  per attempt when retrying; 0: a third of the budget, at least 1 s
+    bool retry;                 //  resend on silence (idempotent methods only)
+    const char *idem_key;       //  idempotency key, or NULL
+    const char *request_id;     //  reuse an id (a caller's own retry), or NULL for a new one
+} kt_call_opts_t;
+
+//  Call `service`.`method` with an encoded payload. Always fills `reply`
+//  (free with kt_reply_clear). Returns 0 if a reply came from the service
+//  or the bus (look at reply->status), -1 if none came in the budget
+//  (reply->status is DEADLINE_EXCEEDED or UNAVAILABLE).
+int kt_client_call_raw(kt_client_t *self, const char *service, const char *method,
+                       const uint8_t *payload, size_t len, const kt_call_opts_t *opts,
+                       kt_reply_t *reply);
+
+//  Same with messages: packs `request`; on status OK unpacks the reply's
+//  payload strictly as `reply_desc` into *out (free with kt_msg_free). A
+//  reply payload that does not decode turns into status INTERNAL. Returns
+//  the reply's status (KT_OK == 0 on success).
+int kt_client_call(kt_client_t *self, const char *service, const char *method,
+                   const ProtobufCMessage *request, const ProtobufCMessageDescriptor *reply_desc,
+                   ProtobufCMessage **out, const kt_call_opts_t *opts, kt_reply_t *reply);
+
+//  Replies dropped because their request id matched no call in flight.
+unsigned long kt_client_stale(kt_client_t *self);
+
+#endif

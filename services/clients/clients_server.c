@@ -1,0 +1,20 @@
+/*  clients_server - the clients service: its method table and process hooks.
+ *
+ *  Every service also answers Status (kt_service.c).
+ */
+#include "clients_server.h"
+
+extern const kt_migration_t clients_migrations[];
+
+//  Methods of this service; flags and roles are checked by the dispatcher
+//  before a handler runs.
+static const kt_method_t s_methods[] = {
+    {NULL, NULL, NULL, 0, 0, NULL, NULL},
+};
+
+const kt_service_def_t clients_service = {
+    .name = "clients",
+    .methods = s_methods,
+    .migrations = clients_migrations,
+    .uses_redis = false,
+};
