@@ -13,6 +13,8 @@
 #include "kt_proto.h"
 #include "kt_status.h"
 
+#define S_VERDICT_GRACE_MS 250
+
 struct kt_client {
     zsock_t *dealer;            //  to the bus
     zcert_t *cert;              //  our key pair
@@ -179,6 +181,11 @@ int kt_client_call_raw(kt_client_t *self, const char *service, const char *metho
         if (sent_rc == 0)
             sent = true;
         int64_t wait = left < attempt ? left : attempt;
+        //  On the last attempt, give the bus a moment past the budget: when no
+        //  worker took the request, the bus's answer (UNAVAILABLE) says more
+        //  than our silence would.
+        if (wait == left)
+            wait += S_VERDICT_GRACE_MS;
         if (s_wait(self, req.request_id, wait, reply) == 0) {
             rc = 0;
             break;

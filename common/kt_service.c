@@ -25,7 +25,7 @@
 
 #define S_MAX_WORKERS 256
 #define S_MAX_CONSUMERS 8
-#define S_DRAIN_MS 10000        //  longest a stopping worker waits for the bus's goodbye
+#define S_DRAIN_MS 3000         //  longest a stopping worker waits for the bus's goodbye
 
 struct kt_service {
     const kt_service_def_t *def;
@@ -210,7 +210,7 @@ typedef struct {
     void *local;
     int64_t heartbeat_at;       //  when we next tell the bus we are alive
     int64_t bus_expiry;         //  when we give the bus up for dead
-    bool ready;
+    bool registered;            //  the bus has answered since our READY (counted in ready_workers)
 } s_worker_t;
 
 static void s_worker_send(s_worker_t *self, int command, zmsg_t **extra_p)
@@ -229,6 +229,10 @@ static void s_worker_send(s_worker_t *self, int command, zmsg_t **extra_p)
 //  (Re)connect to the bus and register.
 static int s_worker_connect(s_worker_t *self)
 {
+    if (self->registered) {
+        self->registered = false;
+        atomic_fetch_sub(&self->svc->ready_workers, 1);
+    }
     zsock_destroy(&self->sock);
     self->sock = zsock_new(ZMQ_DEALER);
     if (!self->sock)
@@ -372,7 +376,6 @@ static void s_worker_request(s_worker_t *self, zmsg_t *msg)
         kt_warn("dropped a REQUEST with a malformed envelope");
         goto cleanup;
     }
-    atomic_fetch_add(&self->svc->ready_workers, 0);
     kt_metric_add(self->svc->m_inflight, 1);
     s_handle(self, &caller, budget, body, &reply);
     kt_metric_add(self->svc->m_inflight, -1);
@@ -411,6 +414,12 @@ static int s_worker_recv(s_worker_t *self)
         goto cleanup;
     }
     self->bus_expiry = kt_now_ms() + (int64_t) self->cfg->heartbeat_ms * self->cfg->liveness;
+    //  The bus answers READY with a heartbeat: from the first word after
+    //  registering, this worker counts as ready.
+    if (!self->registered) {
+        self->registered = true;
+        atomic_fetch_add(&self->svc->ready_workers, 1);
+    }
     switch (zframe_data(command)[0]) {
     case KT_CMD_REQUEST:
         s_worker_request(self, msg);
@@ -476,8 +485,6 @@ static void s_worker_actor(zsock_t *pipe, void *args_)
         goto cleanup;
     }
     zsock_signal(pipe, 0);
-    atomic_fetch_add(&self->svc->ready_workers, 1);
-    self->ready = true;
 
     bool stopping = false;
     int64_t stop_deadline = 0;
@@ -533,7 +540,7 @@ static void s_worker_actor(zsock_t *pipe, void *args_)
     }
     //  Tell main this worker is done; then wait for $TERM from zactor_destroy.
     zsock_signal(pipe, 0);
-    if (self->ready)
+    if (self->registered)
         atomic_fetch_sub(&self->svc->ready_workers, 1);
     while (true) {
         char *command = zstr_recv(pipe);
@@ -649,6 +656,8 @@ int kt_service_main(const kt_service_def_t *def, int argc, char **argv)
         goto cleanup;
     }
     kt_info("schema %s at version %d", def->name, svc->schema_version);
+    //  Known before the HTTP listener starts, so /readyz waits for them all.
+    svc->nworkers = svc->cfg.workers > S_MAX_WORKERS ? S_MAX_WORKERS : svc->cfg.workers;
     if (svc->cfg.http_port > 0) {
         http = kt_http_new(svc->cfg.http_host, svc->cfg.http_port, s_ready, svc);
         if (!http)
@@ -671,7 +680,6 @@ int kt_service_main(const kt_service_def_t *def, int argc, char **argv)
             goto stop_events;
         }
     }
-    svc->nworkers = svc->cfg.workers > S_MAX_WORKERS ? S_MAX_WORKERS : svc->cfg.workers;
     for (int i = 0; i < svc->nworkers; i++) {
         s_worker_args_t *args = calloc(1, sizeof *args);
         args->svc = svc;

@@ -533,6 +533,8 @@ static void s_handle_worker(s_bus_t *self, zframe_t *address, const kt_principal
         s->workers++;
         kt_info("worker ready service=%s principal=%s workers=%zu", s->name, who->name,
                 s->workers);
+        //  An immediate heartbeat tells the worker it is registered.
+        s_send_to_worker(self, w, KT_CMD_HEARTBEAT, NULL);
         s_worker_waiting(self, w);
         break;
     }

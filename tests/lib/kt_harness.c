@@ -653,17 +653,24 @@ static void s_reap_blocking(s_proc_t *proc)
 int kth_set_stop(kth_set_t *self)
 {
     assert(self);
-    for (size_t i = 0; i < self->nprocs; i++)
-        if (!s_try_reap(&self->procs[i]))
-            kill(self->procs[i].pid, SIGTERM);
-    int64_t deadline = s_now_ms() + KTH_STOP_MS;
-    for (;;) {
-        bool all = true;
+    //  Services first, the bus last, as in production: a stopping worker
+    //  says goodbye to the bus and waits for its answer.
+    for (int phase = 0; phase < 2; phase++) {
+        bool want_bus = phase == 1;
         for (size_t i = 0; i < self->nprocs; i++)
-            all = s_try_reap(&self->procs[i]) && all;
-        if (all || s_now_ms() >= deadline)
-            break;
-        s_nap_ms(KTH_POLL_MS);
+            if ((strcmp(self->procs[i].name, "bus") == 0) == want_bus
+                && !s_try_reap(&self->procs[i]))
+                kill(self->procs[i].pid, SIGTERM);
+        int64_t deadline = s_now_ms() + KTH_STOP_MS;
+        for (;;) {
+            bool all = true;
+            for (size_t i = 0; i < self->nprocs; i++)
+                if ((strcmp(self->procs[i].name, "bus") == 0) == want_bus)
+                    all = s_try_reap(&self->procs[i]) && all;
+            if (all || s_now_ms() >= deadline)
+                break;
+            s_nap_ms(KTH_POLL_MS);
+        }
     }
     int unclean = 0;
     for (size_t i = 0; i < self->nprocs; i++) {
