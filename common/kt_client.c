@@ -223,11 +223,14 @@ int kt_client_call(kt_client_t *self, const char *service, const char *method,
     }
     kt_client_call_raw(self, service, method, payload, len, opts, reply);
     free(payload);
-    if (reply->status == KT_OK && reply_desc && out) {
+    bool refusal_detail = reply->status != KT_OK && reply->payload_len > 0;
+    if ((reply->status == KT_OK || refusal_detail) && reply_desc && out) {
         char field[KT_FIELD_MAX + 1], why[200];
         *out = kt_msg_unpack(reply_desc, reply->payload, reply->payload_len, field, sizeof field,
                              why, sizeof why);
-        if (!*out) {
+        if (!*out && refusal_detail) {
+            kt_warn("refusal detail from %s.%s does not decode: %s", service, method, why);
+        } else if (!*out) {
             kt_warn("reply from %s.%s does not decode: %s", service, method, why);
             kt_reply_set(reply, KT_INTERNAL, field, NULL, "the service sent a reply that does not decode");
         }

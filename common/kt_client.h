@@ -44,10 +44,11 @@ int kt_client_call_raw(kt_client_t *self, const char *service, const char *metho
                        const uint8_t *payload, size_t len, const kt_call_opts_t *opts,
                        kt_reply_t *reply);
 
-//  Same with messages: packs `request`; on status OK unpacks the reply's
-//  payload strictly as `reply_desc` into *out (free with kt_msg_free). A
-//  reply payload that does not decode turns into status INTERNAL. Returns
-//  the reply's status (KT_OK == 0 on success).
+//  Same with messages: packs `request`; unpacks the reply's payload strictly
+//  as `reply_desc` into *out (free with kt_msg_free) when there is one: on
+//  OK, and on a refusal that carries its figures (kt_call_refuse). A reply
+//  payload that does not decode turns an OK into INTERNAL. Returns the
+//  reply's status (KT_OK == 0 on success).
 int kt_client_call(kt_client_t *self, const char *service, const char *method,
                    const ProtobufCMessage *request, const ProtobufCMessageDescriptor *reply_desc,
                    ProtobufCMessage **out, const kt_call_opts_t *opts, kt_reply_t *reply);

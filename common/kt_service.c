@@ -71,6 +71,20 @@ int kt_call_fail(kt_call_t *call, int status, const char *field, const char *rea
     return -1;
 }
 
+int kt_call_refuse(kt_call_t *call, const ProtobufCMessage *detail, int status,
+                   const char *field, const char *reason, const char *fmt, ...)
+{
+    char sentence[KT_MESSAGE_MAX + 1];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(sentence, sizeof sentence, fmt, ap);
+    va_end(ap);
+    kt_call_fail(call, status, field, reason, "%s", sentence);
+    if (detail)
+        call->reply.payload = kt_msg_pack(detail, &call->reply.payload_len);
+    return -1;
+}
+
 int kt_call_fail_pg(kt_call_t *call, const char *doing)
 {
     int status = kt_pg_status(call->pg);

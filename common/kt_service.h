@@ -118,6 +118,13 @@ int kt_call_reply(kt_call_t *call, const ProtobufCMessage *msg);
 int kt_call_fail(kt_call_t *call, int status, const char *field, const char *reason,
                  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
+//  Refuse as kt_call_fail does, and carry `detail` (usually the method's
+//  reply type) as the payload, so the caller can read the figures behind the
+//  refusal (short lines, how far over the limit). Returns -1.
+int kt_call_refuse(kt_call_t *call, const ProtobufCMessage *detail, int status,
+                   const char *field, const char *reason, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
 //  Refuse because the database failed: logs the SQLSTATE and message (for
 //  ops, not the caller), replies with kt_pg_status(). Returns -1.
 int kt_call_fail_pg(kt_call_t *call, const char *doing);
