@@ -157,6 +157,16 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(LIBKONTOR)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
 
+# A unit test of a service's pure logic, tests/unit/test_<svc>_*.c, links that
+# service's objects (all but main.o) as well.
+define service_test_rule
+$(BUILD)/tests/test_$(1)_%: $(BUILD)/tests/unit/test_$(1)_%.o $(filter-out %/main.o,$(patsubst %.c,$(BUILD)/%.o,$(wildcard services/$(1)/*.c))) $(BUILD)/gen/$(1)_migrations.o $(LIBKONTOR)
+	@mkdir -p $$(dir $$@)
+	@echo "  LD      $$@"
+	$$(Q)$$(CC) $$(LDFLAGS) -o $$@ $$^ -lcmocka $$(LDLIBS)
+endef
+$(foreach s,$(MIGRATED),$(eval $(call service_test_rule,$(s))))
+
 $(BUILD)/tests/it_%: $(BUILD)/tests/integration/it_%.o $(HARNESS_O) $(LIBKONTOR)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
