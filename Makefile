@@ -145,12 +145,32 @@ endef
 $(foreach s,$(SERVICES),$(eval $(call service_rule,$(s))))
 
 define tool_rule
-$(BUILD)/bin/$(1): $(patsubst %.c,$(BUILD)/%.o,$(wildcard tools/$(1)/*.c)) $(LIBKONTOR)
+$(BUILD)/bin/$(1): $(patsubst %.c,$(BUILD)/%.o,$(wildcard tools/$(1)/*.c)) $(if $(filter kontor,$(1)),$(BUILD)/gen/kt_registry.o) $(LIBKONTOR)
 	@mkdir -p $$(dir $$@)
 	@echo "  LD      $$@"
 	$$(Q)$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
 endef
 $(foreach t,$(TOOLS),$(eval $(call tool_rule,$(t))))
+
+# kontor CLI: a table of every message descriptor protoc-c generated, so that
+# `kontor call` and `kontor describe` know every type of every proto/*.proto.
+$(GEN)/kt_registry.c: $(GEN_C) tools/kontor/gen-registry.sh | $(STAMP)
+	@mkdir -p $(GEN)
+	@echo "  GEN     $@"
+	$(Q)bash tools/kontor/gen-registry.sh $(GEN_C) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/kt_registry.o: $(GEN)/kt_registry.c $(GEN_H) tools/kontor/kontor_registry.h
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CPPFLAGS) -Itools/kontor $(GENFLAGS) -c $< -o $@
+
+# Unit tests of the CLI's pure parts, tests/unit/test_kontor_*.c, link its
+# objects (all but main.o) and the registry.
+$(BUILD)/tests/unit/test_kontor_%.o: CPPFLAGS += -Itools/kontor
+$(BUILD)/tests/test_kontor_%: $(BUILD)/tests/unit/test_kontor_%.o $(filter-out %/main.o,$(patsubst %.c,$(BUILD)/%.o,$(wildcard tools/kontor/*.c))) $(BUILD)/gen/kt_registry.o $(LIBKONTOR)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
 
 $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(LIBKONTOR)
 	@mkdir -p $(dir $@)

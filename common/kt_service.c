@@ -182,6 +182,8 @@ static int s_events_since(kt_call_t *call, const ProtobufCMessage *request)
     return 0;
 }
 
+static int s_describe(kt_call_t *call, const ProtobufCMessage *request);
+
 static const kt_method_t s_builtin[] = {
     {"Status", &kontor__status_request__descriptor, &kontor__status_reply__descriptor,
      KT_ROLE_ANY, KT_M_READ, s_status,
@@ -190,8 +192,68 @@ static const kt_method_t s_builtin[] = {
      &kontor__events_since_reply__descriptor, KT_ROLE_SERVICE | KT_ROLE_LOGSYS | KT_ROLE_ADMIN,
      KT_M_READ, s_events_since,
      "events this service published after a sequence number, for catching up"},
+    {"Describe", &kontor__describe_request__descriptor, &kontor__describe_reply__descriptor,
+     KT_ROLE_ANY, KT_M_READ, s_describe,
+     "this service's methods: request and reply types, roles, flags, summaries"},
     {NULL, NULL, NULL, 0, 0, NULL, NULL},
 };
+
+//  ---------------------------------------------------------------- the built-in Describe method
+
+//  The service's own methods, then the built-in ones it does not override
+//  (s_method_lookup prefers the service's), as the dispatcher would find them.
+static int s_describe(kt_call_t *call, const ProtobufCMessage *request)
+{
+    const kt_service_def_t *def = call->service->def;
+    size_t n = 0;
+    for (const kt_method_t *m = def->methods; m && m->name; m++)
+        n++;
+    for (const kt_method_t *m = s_builtin; m->name; m++)
+        n++;
+    Kontor__MethodInfo *infos = calloc(n, sizeof *infos);
+    Kontor__MethodInfo **list = calloc(n, sizeof *list);
+    char *(*roles)[KT_KIND_COUNT] = calloc(n, sizeof *roles);
+    int rc;
+    if (!infos || !list || !roles) {
+        rc = kt_call_fail(call, KT_RESOURCE_EXHAUSTED, NULL, NULL, "out of memory");
+        goto cleanup;
+    }
+    size_t count = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        for (const kt_method_t *m = pass == 0 ? def->methods : s_builtin; m && m->name; m++) {
+            if (pass == 1) {
+                const kt_method_t *own = def->methods;
+                while (own && own->name && strcmp(own->name, m->name) != 0)
+                    own++;
+                if (own && own->name)
+                    continue;
+            }
+            Kontor__MethodInfo *info = &infos[count];
+            kontor__method_info__init(info);
+            info->name = (char *) m->name;
+            info->request_type = (char *) m->request->name;
+            info->reply_type = (char *) m->reply->name;
+            info->writes = (m->flags & KT_M_WRITE) != 0;
+            info->needs_key = (m->flags & KT_M_NEEDS_KEY) != 0;
+            info->summary = (char *) (m->summary ? m->summary : "");
+            info->roles = roles[count];
+            for (int k = 1; k < KT_KIND_COUNT; k++)
+                if (m->roles & KT_ROLE(k))
+                    info->roles[info->n_roles++] = (char *) kt_kind_name(k);
+            list[count++] = info;
+        }
+    }
+    Kontor__DescribeReply rep = KONTOR__DESCRIBE_REPLY__INIT;
+    rep.service = (char *) def->name;
+    rep.methods = list;
+    rep.n_methods = count;
+    rc = kt_call_reply(call, &rep.base);
+cleanup:
+    free(roles);
+    free(list);
+    free(infos);
+    return rc;
+}
 
 static const kt_method_t *s_method_lookup(const kt_service_def_t *def, const char *name)
 {

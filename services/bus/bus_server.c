@@ -28,6 +28,7 @@
 #define S_MAX_QUEUE 20000           //  waiting requests per service
 #define S_MAX_SERVICES 256
 #define S_BUSY_GRACE_MS 2000
+#define S_QUEUE_TICK_MS 20          //  housekeeping interval while requests wait
 //  ZMQ_ZAP_ENFORCE_DOMAIN is behind libzmq's draft API in its header, but
 //  the option is in every libzmq since 4.3.0.
 #ifdef ZMQ_ZAP_ENFORCE_DOMAIN
@@ -46,6 +47,8 @@ typedef struct {
     int64_t expiry;             //  monotonic ms after which it is presumed dead
     bool busy;                  //  has a request and has not replied
     int64_t busy_deadline;      //  the request's deadline, while busy
+    zframe_t *client;           //  the caller it owes a reply, while busy (owned)
+    bool leaving;               //  said DISCONNECT while busy: removed once it replies
     void *waiting_handle;       //  its place in service->waiting, while idle
 } s_worker_t;
 
@@ -89,6 +92,7 @@ typedef struct {
     int64_t started;
     uint64_t requests;
     uint64_t dropped;
+    size_t queued;              //  requests waiting, as of the last housekeeping
     atomic_bool *running;
     kt_metric_t *m_dropped[8];
     kt_metric_t *m_workers;
@@ -202,6 +206,7 @@ static void s_worker_destructor(void **item)
     s_worker_t *w = *item;
     if (!w)
         return;
+    zframe_destroy(&w->client);
     zframe_destroy(&w->address);
     free(w);
     *item = NULL;
@@ -311,6 +316,8 @@ static void s_dispatch(s_bus_t *self, s_service_t *s)
         w->waiting_handle = NULL;
         w->busy = true;
         w->busy_deadline = r->deadline;
+        zframe_destroy(&w->client);
+        w->client = zframe_dup(r->client);
 
         size_t plen;
         uint8_t *principal = kt_principal_encode(&r->principal, (uint32_t) (r->deadline - now),
@@ -549,10 +556,16 @@ static void s_handle_worker(s_bus_t *self, zframe_t *address, const kt_principal
         zframe_t *body = zmsg_pop(msg);
         if (zframe_size(empty) != 0 || zframe_size(client) == 0) {
             s_drop(self, DROP_FRAMES, "REPLY envelope is malformed");
+        } else if (!w || !w->busy || !zframe_eq(client, w->client)) {
+            //  Only the worker handed a request may answer it, and only to
+            //  that caller: nobody else can put words in a service's mouth.
+            //  (A late reply from a worker we dropped is lost; its caller
+            //  retries or has given up.)
+            s_drop(self, DROP_STATE, "REPLY from a worker that owes none to that caller");
+            if (!w)
+                s_send_disconnect_to(self, address);
         } else {
-            //  Forward even a late reply from a worker we dropped: the caller
-            //  may still be waiting, and it ignores ids it no longer expects.
-            const char *service = w ? w->service->name : "";
+            const char *service = w->service->name;
             zmsg_t *out = zmsg_new();
             zmsg_append(out, &client);
             zmsg_addstr(out, "");
@@ -560,10 +573,11 @@ static void s_handle_worker(s_bus_t *self, zframe_t *address, const kt_principal
             zmsg_addstr(out, service);
             zmsg_append(out, &body);
             zmsg_send(&out, self->router);
-            if (w)
-                s_worker_waiting(self, w);
+            zframe_destroy(&w->client);
+            if (w->leaving)
+                s_worker_delete(self, w, false);
             else
-                s_send_disconnect_to(self, address);
+                s_worker_waiting(self, w);
         }
         zframe_destroy(&client);
         zframe_destroy(&empty);
@@ -580,7 +594,15 @@ static void s_handle_worker(s_bus_t *self, zframe_t *address, const kt_principal
     case KT_CMD_DISCONNECT:
         //  Answer with DISCONNECT: the worker then knows that every request
         //  the bus sent it has arrived (one connection keeps order).
-        if (w) {
+        if (w && w->busy) {
+            //  It still owes a reply: keep it until that comes, hand it
+            //  nothing more, and confirm now (the request it holds was sent
+            //  before this answer, so it arrives first).
+            kt_info("worker leaving service=%s principal=%s (after its reply)",
+                    w->service->name, who->name);
+            w->leaving = true;
+            s_send_disconnect_to(self, address);
+        } else if (w) {
             kt_info("worker leaving service=%s principal=%s", w->service->name, who->name);
             s_worker_delete(self, w, true);
         } else
@@ -655,13 +677,45 @@ static void s_handle_xsub(s_bus_t *self)
     zmsg_send(&msg, self->xpub);
 }
 
-//  Subscriptions travel the other way, to the producers.
+//  Subscriptions. The XPUB socket is in manual mode: a subscription takes
+//  effect only when we apply it, and we apply it only for principals that
+//  may read events (the same that may call EventsSince: services, external
+//  logistics systems, admins).
 static void s_handle_xpub(s_bus_t *self)
 {
     zmsg_t *msg = s_recv_bounded(self, self->xpub);
     if (!msg)
         return;
-    zmsg_send(&msg, self->xsub);
+    zframe_t *frame = zmsg_first(msg);
+    size_t size = frame ? zframe_size(frame) : 0;
+    const uint8_t *data = frame ? zframe_data(frame) : NULL;
+    if (zmsg_size(msg) != 1 || size == 0 || (data[0] != 0 && data[0] != 1)) {
+        s_drop(self, DROP_FRAMES, "malformed subscription");
+        zmsg_destroy(&msg);
+        return;
+    }
+    //  CZMQ's zsock_set_(un)subscribe insist on a SUB socket; an XPUB in
+    //  manual mode takes the same options from libzmq directly, and a topic
+    //  is bytes, not a string.
+    void *handle = zsock_resolve(self->xpub);
+    if (data[0] == 0) {
+        zmq_setsockopt(handle, ZMQ_UNSUBSCRIBE, data + 1, size - 1);
+    } else {
+        const kt_principal_t *who = s_principal_of(self, frame);
+        if (!who
+            || !(who->kind == KT_KIND_SERVICE || who->kind == KT_KIND_LOGISTICS_SYSTEM
+                 || who->kind == KT_KIND_ADMIN)) {
+            s_drop(self, DROP_PRINCIPAL, "this key may not subscribe to events");
+            zmsg_destroy(&msg);
+            return;
+        }
+        zmq_setsockopt(handle, ZMQ_SUBSCRIBE, data + 1, size - 1);
+    }
+    //  Not forwarded upstream: the bus takes every event from producers (it
+    //  subscribed to everything at start) and filters per subscriber here.
+    //  Forwarding would also forward the unsubscriptions libzmq makes for
+    //  refused subscribers when they leave, and cancel others' topics.
+    zmsg_destroy(&msg);
 }
 
 //  ---------------------------------------------------------------- housekeeping
@@ -672,6 +726,17 @@ static void s_housekeeping(s_bus_t *self)
     if (now >= self->refresh_at) {
         kt_principals_refresh(self->principals);
         self->refresh_at = now + 1000;
+        //  A revoked worker is removed at once, not when it next speaks:
+        //  requests must not be handed to a key that is no longer allowed.
+        zlistx_t *revoked = zlistx_new();
+        for (s_worker_t *w = zhashx_first(self->workers); w; w = zhashx_next(self->workers))
+            if (!kt_principals_lookup(self->principals, w->key))
+                zlistx_add_end(revoked, w);
+        for (s_worker_t *w = zlistx_first(revoked); w; w = zlistx_next(revoked)) {
+            kt_warn("worker of %s removed: its key was revoked", w->service->name);
+            s_worker_delete(self, w, true);
+        }
+        zlistx_destroy(&revoked);
     }
     //  Drop dead workers: idle ones silent for `liveness` heartbeats; busy
     //  ones once their request's deadline and a grace have passed too.
@@ -711,6 +776,7 @@ static void s_housekeeping(s_bus_t *self)
         queued += zlistx_size(s->requests);
     }
     kt_metric_set(self->m_queued, (int64_t) queued);
+    self->queued = queued;
 
     if (now >= self->heartbeat_at) {
         for (s_worker_t *w = zhashx_first(self->workers); w; w = zhashx_next(self->workers))
@@ -744,6 +810,10 @@ static zsock_t *s_server_socket(s_bus_t *self, int type, const char *endpoint)
     zsock_set_rcvhwm(sock, 100000);
     if (type == ZMQ_ROUTER)
         zsock_set_router_mandatory(sock, 0);
+    if (type == ZMQ_XPUB) {
+        int manual = 1;
+        zmq_setsockopt(zsock_resolve(sock), ZMQ_XPUB_MANUAL, &manual, sizeof manual);
+    }
     if (zsock_bind(sock, "%s", endpoint) < 0) {
         kt_error("cannot bind %s: %s", endpoint, zmq_strerror(zmq_errno()));
         zsock_destroy(&sock);
@@ -783,6 +853,11 @@ static void s_actor(zsock_t *pipe, void *args)
     self->xpub = s_server_socket(self, ZMQ_XPUB, self->cfg->events_out);
     if (!self->router || !self->xsub || !self->xpub)
         goto failed;
+    //  Take every event from every producer; subscribers are filtered at XPUB.
+    {
+        uint8_t all = 1;
+        zmq_send(zsock_resolve(self->xsub), &all, 1, 0);
+    }
 
     zsock_signal(pipe, 0);
     atomic_store(self->running, true);
@@ -798,6 +873,9 @@ static void s_actor(zsock_t *pipe, void *args)
             wait = 0;
         if (wait > self->cfg->heartbeat_ms)
             wait = self->cfg->heartbeat_ms;
+        //  Requests waiting for a worker are answered close to their deadline.
+        if (self->queued > 0 && wait > S_QUEUE_TICK_MS)
+            wait = S_QUEUE_TICK_MS;
         void *which = zpoller_wait(poller, (int) wait);
         if (which == pipe) {
             char *command = zstr_recv(pipe);

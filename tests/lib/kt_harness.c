@@ -1092,6 +1092,7 @@ int kth_run(kth_set_t *self, const char *principal, const char *program, const c
     s_strv_free(&args);
     s_strv_free(&env);
     free(log);
+    free(path);
     close(in[0]);
     close(pout[1]);
     close(perr[1]);

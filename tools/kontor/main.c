@@ -1,141 +1,162 @@
 /*  kontor - the command line for people and scripts.
  *
- *      kontor status          every service, its instances, health and version
+ *      kontor status                       every service, its workers, health and version
+ *      kontor describe [SERVICE [METHOD]]  what can be called, field by field
+ *      kontor call SERVICE METHOD [JSON]   any method, with a JSON request and reply
  *
  *  Connects to the bus named by KONTOR_BUS with the key in KONTOR_CERT
  *  (defaults: the local set in ./.kontor, as the admin principal). Exit
  *  codes: 0 done, 1 a refusal, 2 a usage error, 3 the bus could not be
- *  reached or did not answer in time.
+ *  reached or did not answer in time. The commands live in kontor_*.c;
+ *  this file only reads the command line.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "kontor.pb-c.h"
-#include "kt_client.h"
-#include "kt_config.h"
-#include "kt_log.h"
-#include "kt_status.h"
+#include "kontor.h"
+#include "kontor_nearest.h"
+#include "kt_wire.h"
 
-#define S_EXIT_REFUSED 1
-#define S_EXIT_USAGE 2
-#define S_EXIT_UNREACHABLE 3
+static const kontor_command_t *const s_commands[] = {
+    &kontor_status_command,
+    &kontor_describe_command,
+    &kontor_call_command,
+};
+#define S_NCOMMANDS (sizeof s_commands / sizeof s_commands[0])
 
 static void s_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: kontor COMMAND\n"
-            "\n"
-            "Commands:\n"
-            "  status     every service registered at the bus, its instances and workers,\n"
-            "             and each service's own answer: version, schema, database time\n"
-            "\n"
-            "Connection comes from KONTOR_* variables (README.md); with none set, kontor\n"
-            "talks to the local set started by `make up`, as the admin principal.\n"
-            "\n"
-            "example: kontor status\n");
+    fprintf(out, "usage: kontor [OPTIONS] COMMAND [ARGS]\n\nCommands:\n");
+    for (size_t i = 0; i < S_NCOMMANDS; i++)
+        fprintf(out, "  %-9s %s\n", s_commands[i]->name, s_commands[i]->summary);
+    fprintf(out, "\n"
+                 "Options (before or after the command):\n"
+                 "  --timeout MS     budget of each call (default KONTOR_TIMEOUT_MS, 5000)\n"
+                 "  --key KEY        idempotency key for a write that must happen once\n"
+                 "  --as PRINCIPAL   act as PRINCIPAL ($KONTOR_HOME/keys/secret/PRINCIPAL.secret)\n"
+                 "  -h, --help       this text; `kontor COMMAND --help` for a command\n"
+                 "\n"
+                 "Connection comes from KONTOR_* variables (README.md); with none set, kontor\n"
+                 "talks to the local set started by `make up`, as the admin principal.\n"
+                 "Exit codes: 0 done, 1 refused, 2 usage error, 3 bus unreachable or too late.\n"
+                 "\n"
+                 "examples:\n"
+                 "  kontor status\n"
+                 "  kontor describe orders\n"
+                 "  kontor call orders Status\n");
 }
 
-//  The exit code for a reply that is not OK.
-static int s_exit_for(const kt_reply_t *reply)
+static void s_command_help(const kontor_command_t *cmd)
 {
-    if (reply->status == KT_UNAVAILABLE || reply->status == KT_DEADLINE_EXCEEDED)
-        return S_EXIT_UNREACHABLE;
-    return S_EXIT_REFUSED;
+    printf("usage: kontor [OPTIONS] %s%s%s\n\n%s\n\n%s", cmd->name, cmd->args[0] ? " " : "",
+           cmd->args, cmd->summary, cmd->help);
 }
 
-static void s_print_refusal(const kt_reply_t *reply)
+static const kontor_command_t *s_lookup(const char *name)
 {
-    fprintf(stderr, "%s: %s", kt_status_name(reply->status), reply->message);
-    if (reply->field[0])
-        fprintf(stderr, " (%s)", reply->field);
-    fprintf(stderr, "\n");
+    for (size_t i = 0; i < S_NCOMMANDS; i++)
+        if (strcmp(s_commands[i]->name, name) == 0)
+            return s_commands[i];
+    return NULL;
 }
 
-static int s_status(kt_client_t *client)
+//  The value of an option taking one ("--timeout 300" or "--timeout=300").
+static const char *s_option_value(int argc, char **argv, int *i, const char *name)
 {
-    kt_call_opts_t opts = {.timeout_ms = 3000, .retry = true};
-    Kontor__BusStatusRequest breq = KONTOR__BUS_STATUS_REQUEST__INIT;
-    ProtobufCMessage *out = NULL;
-    kt_reply_t reply;
-    if (kt_client_call(client, "bus", "Status", &breq.base, &kontor__bus_status_reply__descriptor,
-                       &out, &opts, &reply)
-        != KT_OK) {
-        s_print_refusal(&reply);
-        int rc = s_exit_for(&reply);
-        kt_reply_clear(&reply);
-        return rc;
-    }
-    kt_reply_clear(&reply);
-    Kontor__BusStatusReply *bus = (Kontor__BusStatusReply *) out;
-    printf("bus %s, up %lld s, %llu requests, %llu dropped\n\n", bus->version,
-           (long long) (bus->uptime_ms / 1000), (unsigned long long) bus->requests,
-           (unsigned long long) bus->dropped);
-    printf("%-12s %8s %5s %7s  %-8s %7s  %-24s %s\n", "SERVICE", "WORKERS", "IDLE", "QUEUED",
-           "VERSION", "SCHEMA", "ANSWERED BY", "DATABASE TIME");
-    int rc = 0;
-    for (size_t i = 0; i < bus->n_services; i++) {
-        Kontor__BusService *s = bus->services[i];
-        printf("%-12s %8u %5u %7u  ", s->name, s->workers, s->idle, s->queued);
-        if (s->workers == 0) {
-            printf("%-8s %7s  %s\n", "-", "-", "no live worker");
-            continue;
-        }
-        Kontor__StatusRequest sreq = KONTOR__STATUS_REQUEST__INIT;
-        ProtobufCMessage *sout = NULL;
-        if (kt_client_call(client, s->name, "Status", &sreq.base,
-                           &kontor__status_reply__descriptor, &sout, &opts, &reply)
-            == KT_OK) {
-            Kontor__StatusReply *st = (Kontor__StatusReply *) sout;
-            char when[32] = "";
-            time_t secs = (time_t) (st->db_time_ms / 1000);
-            struct tm tm;
-            gmtime_r(&secs, &tm);
-            strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-            printf("%-8s %7u  %-24s %s\n", st->version, st->schema_version, st->instance, when);
-        } else {
-            printf("%-8s %7s  %s: %s\n", "-", "-", kt_status_name(reply.status), reply.message);
-            rc = S_EXIT_REFUSED;
-        }
-        kt_msg_free(sout);
-        kt_reply_clear(&reply);
-    }
-    kt_msg_free(out);
-    return rc;
+    size_t len = strlen(name);
+    const char *arg = argv[*i];
+    if (strncmp(arg, name, len) != 0)
+        return NULL;
+    if (arg[len] == '=')
+        return arg + len + 1;
+    if (arg[len] != '\0')
+        return NULL;
+    if (*i + 1 >= argc)
+        return "";
+    return argv[++*i];
 }
 
 int main(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        s_usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? S_EXIT_USAGE : 0;
+    static const char *const options[] = {"--timeout", "--key", "--as", "--help"};
+    kontor_opts_t opts = {.timeout_ms = 0};
+    char **args = calloc((size_t)argc + 1, sizeof *args);
+    if (!args)
+        return KONTOR_EXIT_USAGE;
+    const char *command = NULL;
+    bool help = false;
+    int nargs = 0, rc = -1;
+    for (int i = 1; i < argc && rc < 0; i++) {
+        const char *arg = argv[i], *value;
+        if (strcmp(arg, "--") == 0) {
+            //  Everything after is an argument, even "-x".
+            while (++i < argc) {
+                if (!command)
+                    command = argv[i];
+                else
+                    args[nargs++] = argv[i];
+            }
+        } else if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0)
+            help = true;
+        else if ((value = s_option_value(argc, argv, &i, "--timeout"))) {
+            char *end = NULL;
+            long ms = strtol(value, &end, 10);
+            if (!*value || *end || ms < 1 || ms > KONTOR_TIMEOUT_MAX_MS)
+                rc = kontor_usage_error("--timeout needs milliseconds from 1 to %d, not '%s'",
+                                        KONTOR_TIMEOUT_MAX_MS, value);
+            opts.timeout_ms = (int)ms;
+        } else if ((value = s_option_value(argc, argv, &i, "--key"))) {
+            if (!*value || strlen(value) > KT_KEY_MAX)
+                rc = kontor_usage_error("--key needs an idempotency key of 1 to %d bytes",
+                                        KT_KEY_MAX);
+            opts.key = value;
+        } else if ((value = s_option_value(argc, argv, &i, "--as"))) {
+            if (!*value)
+                rc = kontor_usage_error("--as needs a principal's name, e.g. --as manager-1");
+            opts.as = value;
+        } else if (arg[0] == '-' && arg[1] != '\0') {
+            kontor_nearest_t near;
+            kontor_nearest_init(&near, arg);
+            for (size_t k = 0; k < sizeof options / sizeof options[0]; k++)
+                kontor_nearest_add(&near, options[k]);
+            rc = kontor_usage_error("unknown option '%s'; did you mean '%s'?", arg, near.best);
+        } else if (!command)
+            command = arg;
+        else
+            args[nargs++] = argv[i];
     }
-    //  The CLI acts as admin by default on the local set.
-    if (!getenv("KONTOR_CERT") || !*getenv("KONTOR_CERT")) {
-        char why[256];
-        kt_config_t probe;
-        if (kt_config_load(&probe, "admin", why, sizeof why) == 0)
-            setenv("KONTOR_CERT", probe.cert, 1);
-    }
-    kt_config_t cfg;
-    char why[256];
-    if (kt_config_load(&cfg, "kontor", why, sizeof why) != 0) {
-        fprintf(stderr, "kontor: %s\n", why);
-        return S_EXIT_USAGE;
-    }
-    kt_log_init("kontor", KT_LOG_ERROR);
-    if (strcmp(argv[1], "status") == 0 && argc == 2) {
-        kt_client_t *client = kt_client_new(&cfg);
-        if (!client) {
-            fprintf(stderr, "kontor: cannot read the keys to reach the bus (KONTOR_CERT=%s)\n",
-                    cfg.cert);
-            return S_EXIT_UNREACHABLE;
-        }
-        int rc = s_status(client);
-        kt_client_destroy(&client);
+    if (rc >= 0) {
+        free(args);
         return rc;
     }
-    fprintf(stderr, "kontor: unknown command '%s'\n\n", argv[1]);
-    s_usage(stderr);
-    return S_EXIT_USAGE;
+    if (command && strcmp(command, "help") == 0) {
+        //  "kontor help [COMMAND]" as "kontor [COMMAND] --help"
+        help = true;
+        command = nargs > 0 ? args[0] : NULL;
+    }
+    const kontor_command_t *cmd = command ? s_lookup(command) : NULL;
+    if (command && !cmd) {
+        kontor_nearest_t near;
+        kontor_nearest_init(&near, command);
+        for (size_t k = 0; k < S_NCOMMANDS; k++)
+            kontor_nearest_add(&near, s_commands[k]->name);
+        rc = kontor_usage_error("unknown command '%s'; did you mean '%s'? (kontor --help)", command,
+                                near.best);
+    } else if (help) {
+        if (cmd)
+            s_command_help(cmd);
+        else
+            s_usage(stdout);
+        rc = KONTOR_EXIT_OK;
+    } else if (!cmd) {
+        s_usage(stderr);
+        rc = KONTOR_EXIT_USAGE;
+    } else {
+        opts.argc = nargs;
+        opts.argv = args;
+        rc = cmd->run(&opts);
+    }
+    free(args);
+    return rc;
 }
