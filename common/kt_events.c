@@ -624,7 +624,8 @@ static void s_catch_up(s_consumer_t *self)
         req.limit = S_CATCHUP_LIMIT;
         ProtobufCMessage *out = NULL;
         kt_reply_t reply;
-        kt_call_opts_t opts = {.timeout_ms = 5000, .retry = true};
+        //  Short: a stopping process waits for this call before it can go.
+        kt_call_opts_t opts = {.timeout_ms = 1500, .retry = true, .attempt_ms = 750};
         int status = kt_client_call(self->rpc, self->owner->producer, "EventsSince", &req.base,
                                     &kontor__events_since_reply__descriptor, &out, &opts, &reply);
         if (status == KT_OUT_OF_RANGE) {

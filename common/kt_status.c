@@ -66,6 +66,10 @@ static const kt_reason_t s_reasons[] = {
     {"duplicate_line", KT_INVALID_ARGUMENT, "the same product appears on more than one line"},
     {"currency_mismatch", KT_FAILED_PRECONDITION, "the amounts are in different currencies"},
     {"invoice_void", KT_FAILED_PRECONDITION, "the invoice has been voided"},
+    {"no_price", KT_FAILED_PRECONDITION,
+     "a product has no price in the client's price column"},
+    {"placement_abandoned", KT_ABORTED,
+     "the order could not be finished in time and was undone; place it again"},
     //  Concurrency and retries
     {"idempotency_mismatch", KT_ABORTED,
      "the idempotency key was already used for a different request"},

@@ -3,9 +3,10 @@
  *  The producer is a real orders process (its relay publishes its outbox);
  *  the events are written into its outbox by the test as the database
  *  superuser, the way a handler's transaction would write them. The consumer
- *  is tests/fixtures/event_sink, a process running kt_consumer into the
- *  clients schema, whose table's primary key turns any double application
- *  into an error.
+ *  is tests/fixtures/event_sink, a process running kt_consumer into a
+ *  schema of its own ("sink", owned by the clients role; the clients service
+ *  consumes the orders stream into its own schema at the same time), whose
+ *  table's primary key turns any double application into an error.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -57,7 +58,7 @@ static void s_produce(int n, int per_tx)
 
 static pid_t s_start_sink(void)
 {
-    const char *argv[] = {"clients", "orders", NULL};
+    const char *argv[] = {"sink", "orders", NULL};
     return kth_spawn(s_set, "clients", "event_sink", argv);
 }
 
@@ -85,12 +86,12 @@ static void s_wait_value(const char *sql, int64_t want, int timeout_ms)
 //  The sink's table holds exactly seq 1..n of orders, each once.
 static void s_check_exactly_once(int64_t n)
 {
-    assert_int_equal(s_value("SELECT count(*) FROM clients.event_sink"), n);
-    assert_int_equal(s_value("SELECT count(DISTINCT seq) FROM clients.event_sink"), n);
-    assert_int_equal(s_value("SELECT coalesce(min(seq), 0) FROM clients.event_sink"), n ? 1 : 0);
-    assert_int_equal(s_value("SELECT coalesce(max(seq), 0) FROM clients.event_sink"), n);
+    assert_int_equal(s_value("SELECT count(*) FROM sink.event_sink"), n);
+    assert_int_equal(s_value("SELECT count(DISTINCT seq) FROM sink.event_sink"), n);
+    assert_int_equal(s_value("SELECT coalesce(min(seq), 0) FROM sink.event_sink"), n ? 1 : 0);
+    assert_int_equal(s_value("SELECT coalesce(max(seq), 0) FROM sink.event_sink"), n);
     assert_int_equal(
-        s_value("SELECT last_seq FROM clients.event_offsets WHERE producer = 'orders'"), n);
+        s_value("SELECT last_seq FROM sink.event_offsets WHERE producer = 'orders'"), n);
 }
 
 static int s_setup(void **state)
@@ -99,9 +100,15 @@ static int s_setup(void **state)
     kth_start_bus(s_set);
     s_orders = kth_start_service(s_set, "orders", 1);
     kth_start_service(s_set, "clients", 1);
-    s_sql("CREATE TABLE clients.event_sink (producer text, seq bigint, type text,"
+    //  The sink's schema: what the framework gives a service's schema for
+    //  consuming (event_offsets), plus the table it records into.
+    s_sql("CREATE SCHEMA sink AUTHORIZATION kontor_clients");
+    s_sql("CREATE TABLE sink.event_offsets (producer text PRIMARY KEY,"
+          " last_seq bigint NOT NULL DEFAULT 0, applied_at timestamptz NOT NULL DEFAULT now())");
+    s_sql("CREATE TABLE sink.event_sink (producer text, seq bigint, type text,"
           " applied_at timestamptz DEFAULT clock_timestamp(), PRIMARY KEY (producer, seq))");
-    s_sql("ALTER TABLE clients.event_sink OWNER TO kontor_clients");
+    s_sql("ALTER TABLE sink.event_offsets OWNER TO kontor_clients");
+    s_sql("ALTER TABLE sink.event_sink OWNER TO kontor_clients");
     return 0;
 }
 
@@ -131,7 +138,7 @@ static void test_late_consumer_catches_up(void **state)
     s_produce(5000, 100);
     s_wait_value("SELECT last_seq FROM orders.outbox_state", 5001, 30000);
     pid_t sink = s_start_sink();
-    s_wait_value("SELECT count(*) FROM clients.event_sink", 5001, 60000);
+    s_wait_value("SELECT count(*) FROM sink.event_sink", 5001, 60000);
     s_check_exactly_once(5001);
     kth_signal(s_set, sink, SIGTERM);
 }
@@ -166,17 +173,17 @@ static void test_consumer_killed_and_restarted_applies_each_once(void **state)
     pthread_t thread;
     pthread_create(&thread, NULL, s_producer_thread, &p);
     //  Part way through: kill -9, then start again.
-    s_wait_value("SELECT count(*) FROM clients.event_sink", before + 3000, 60000);
+    s_wait_value("SELECT count(*) FROM sink.event_sink", before + 3000, 60000);
     kth_signal(s_set, sink, SIGKILL);
     sink = s_start_sink();
     pthread_join(thread, NULL);
     int64_t total = before + 10000;
     s_wait_value("SELECT last_seq FROM orders.outbox_state", total, 60000);
-    s_wait_value("SELECT count(*) FROM clients.event_sink", total, 60000);
+    s_wait_value("SELECT count(*) FROM sink.event_sink", total, 60000);
     s_check_exactly_once(total);
     //  In order: the applied_at times rise with seq.
     assert_int_equal(s_value("SELECT count(*) FROM (SELECT seq, applied_at, lag(applied_at)"
-                             " OVER (ORDER BY seq) AS prev FROM clients.event_sink) t"
+                             " OVER (ORDER BY seq) AS prev FROM sink.event_sink) t"
                              " WHERE prev > applied_at"),
                      0);
     kth_signal(s_set, sink, SIGTERM);
@@ -194,7 +201,7 @@ static void test_relay_killed_mid_stream_loses_nothing(void **state)
     s_orders = kth_start_service(s_set, "orders", 1);
     pthread_join(thread, NULL);
     int64_t total = before + 5000;
-    s_wait_value("SELECT count(*) FROM clients.event_sink", total, 60000);
+    s_wait_value("SELECT count(*) FROM sink.event_sink", total, 60000);
     s_check_exactly_once(total);
     assert_int_equal(s_value("SELECT count(*) FROM orders.outbox WHERE seq IS NULL"), 0);
     kth_signal(s_set, sink, SIGTERM);
@@ -279,7 +286,7 @@ static void test_malformed_event_is_skipped_without_stopping_the_consumer(void *
 {
     pid_t sink = s_start_sink();
     int64_t before = s_value("SELECT last_seq FROM orders.outbox_state");
-    s_wait_value("SELECT count(*) FROM clients.event_sink", before, 60000);
+    s_wait_value("SELECT count(*) FROM sink.event_sink", before, 60000);
     //  Publish garbage as the orders service would: its own key, its topic.
     kth_use(s_set, "orders");
     kt_config_t cfg;
@@ -299,7 +306,7 @@ static void test_malformed_event_is_skipped_without_stopping_the_consumer(void *
     }
     //  The consumer goes on applying real events.
     s_produce(100, 10);
-    s_wait_value("SELECT count(*) FROM clients.event_sink", before + 100, 60000);
+    s_wait_value("SELECT count(*) FROM sink.event_sink", before + 100, 60000);
     s_check_exactly_once(before + 100);
     zsock_destroy(&pub);
     zcert_destroy(&cert);
