@@ -117,8 +117,12 @@ zcert_t *kt_cert_load_secret(const char *path)
         kt_error("cannot read key %s: %s", path, strerror(errno));
         return NULL;
     }
-    if (st.st_mode & 077)
-        kt_warn("key %s is readable by others; chmod 600 it", path);
+    //  As ssh does with its keys: a secret others can read is no secret.
+    if (st.st_mode & 077) {
+        kt_error("key %s may be read by others (mode %03o); chmod 600 it", path,
+                 (unsigned) (st.st_mode & 0777));
+        return NULL;
+    }
     zcert_t *cert = zcert_load(path);
     if (!cert) {
         kt_error("cannot load key %s", path);

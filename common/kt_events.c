@@ -30,6 +30,8 @@
 #define S_CATCHUP_LIMIT 500        //  events asked for per EventsSince call
 #define S_CONSUMER_BATCH 200       //  live events applied per transaction
 #define S_EVENTS_SINCE_MAX 1000    //  most events one EventsSince reply carries
+#define S_EVENTS_SINCE_BYTES (256 * 1024) //  ... and about this many payload bytes, so a
+                                          //  reply stays far below KONTOR_MAX_MSG
 
 //  ---------------------------------------------------------------- outbox
 
@@ -432,6 +434,11 @@ uint8_t *kt_events_since(kt_pg_t *pg, const char *producer, uint64_t after_seq, 
     uint64_t head = (uint64_t) kt_pg_i64(state, 0, 0);
     uint64_t oldest = (uint64_t) kt_pg_i64(state, 0, 1);
     if (after_seq + 1 < oldest) {
+        //  Refused, but with the figures: what is kept, from where.
+        Kontor__EventsSinceReply gone = KONTOR__EVENTS_SINCE_REPLY__INIT;
+        gone.head_seq = head;
+        gone.oldest_seq = oldest;
+        out = kt_msg_pack(&gone.base, len);
         *status = KT_OUT_OF_RANGE;
         goto cleanup;
     }
@@ -450,10 +457,13 @@ uint8_t *kt_events_since(kt_pg_t *pg, const char *producer, uint64_t after_seq, 
         *status = KT_RESOURCE_EXHAUSTED;
         goto cleanup;
     }
+    size_t bytes = 0;
+    int kept = 0;
     for (int i = 0; i < n; i++) {
         kontor__event__init(&events[i]);
         size_t plen = 0;
         payloads[i] = PQunescapeBytea((const unsigned char *) PQgetvalue(rows, i, 2), &plen);
+        kept = i + 1;
         events[i].producer = (char *) producer;
         events[i].seq = (uint64_t) kt_pg_i64(rows, i, 0);
         events[i].type = PQgetvalue(rows, i, 1);
@@ -461,9 +471,13 @@ uint8_t *kt_events_since(kt_pg_t *pg, const char *producer, uint64_t after_seq, 
         events[i].payload.data = payloads[i];
         events[i].payload.len = payloads[i] ? plen : 0;
         items[i] = &events[i];
+        //  At least one event per page, however large; the caller asks again.
+        bytes += plen;
+        if (bytes >= S_EVENTS_SINCE_BYTES)
+            break;
     }
     Kontor__EventsSinceReply rep = KONTOR__EVENTS_SINCE_REPLY__INIT;
-    rep.n_events = (size_t) n;
+    rep.n_events = (size_t) kept;
     rep.events = items;
     rep.head_seq = head;
     rep.oldest_seq = oldest;
@@ -477,7 +491,8 @@ cleanup:
     kt_pg_command(pg, "COMMIT");
     if (payloads)
         for (int i = 0; i < n; i++)
-            PQfreemem(payloads[i]);
+            if (payloads[i])
+                PQfreemem(payloads[i]);
     free(payloads);
     free(items);
     free(events);

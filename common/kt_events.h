@@ -89,11 +89,12 @@ void kt_consumer_destroy(kt_consumer_t **self_p);
 
 //  ---------------------------------------------------------------- EventsSince
 
-//  Read up to `limit` events with seq > after_seq from this service's own
-//  outbox, for the EventsSince method (kt_service.c). Returns a packed
-//  EventsSinceReply (caller frees) or NULL with the status in *status:
-//  OUT_OF_RANGE when after_seq is older than retention kept, or the
-//  database's status.
+//  Read up to `limit` events (and about 256 KiB of payloads) with seq >
+//  after_seq from this service's own outbox, for the EventsSince method
+//  (kt_service.c). Returns a packed EventsSinceReply (caller frees) with
+//  *status OK; or, when after_seq is older than what retention kept, a
+//  reply with no events but head_seq and oldest_seq, with *status
+//  OUT_OF_RANGE; or NULL with the database's status.
 uint8_t *kt_events_since(kt_pg_t *pg, const char *producer, uint64_t after_seq, uint32_t limit,
                          size_t *len, int *status);
 

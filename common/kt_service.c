@@ -167,12 +167,16 @@ static int s_events_since(kt_call_t *call, const ProtobufCMessage *request)
     size_t len = 0;
     uint8_t *buf = kt_events_since(call->pg, call->service->def->name, req->after_seq, req->limit,
                                    &len, &status);
-    if (!buf) {
-        if (status == KT_OUT_OF_RANGE)
-            return kt_call_fail(call, KT_OUT_OF_RANGE, "after_seq", "events_expired",
-                                "events after %llu are no longer kept",
-                                (unsigned long long) req->after_seq);
+    if (!buf)
         return kt_call_fail_pg(call, "read events");
+    if (status == KT_OUT_OF_RANGE) {
+        //  The refusal carries head_seq and oldest_seq (kt_call_refuse's way).
+        kt_call_fail(call, KT_OUT_OF_RANGE, "after_seq", "events_expired",
+                     "events after %llu are no longer kept",
+                     (unsigned long long) req->after_seq);
+        call->reply.payload = buf;
+        call->reply.payload_len = len;
+        return -1;
     }
     //  Already packed: hand the bytes over as the payload.
     free(call->reply.payload);

@@ -15,7 +15,7 @@
  *  payload decodes strictly as the method's request type. A handler only
  *  sees requests that passed all of that.
  *
- *  Every service also serves Status and EventsSince, runs an outbox relay
+ *  Every service also serves Status, Describe and EventsSince, runs an outbox relay
  *  (kt_events.h) and a consumer for each stream it declares.
  */
 #ifndef KT_SERVICE_H

@@ -14,7 +14,7 @@ packages=(
     libcmocka-dev libjson-c-dev
     clang libclang-rt-14-dev
     procps iproute2 curl
-    docker-compose
+    docker-compose python3-yaml
 )
 
 missing=()
