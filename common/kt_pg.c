@@ -33,7 +33,26 @@
 #include <unistd.h>
 
 #include "kt_log.h"
+#include "kt_metrics.h"
 #include "kt_status.h"
+
+#include <pthread.h>
+
+//  Database metrics, shared by every connection of the process.
+static pthread_once_t s_metrics_once = PTHREAD_ONCE_INIT;
+static kt_metric_t *s_m_connections;    //  connections open
+static kt_metric_t *s_m_busy;           //  connections running a statement now
+static kt_metric_t *s_m_query;          //  statement latency
+static kt_metric_t *s_m_errors;         //  statements that failed
+
+static void s_metrics_init(void)
+{
+    s_m_connections = kt_gauge("kontor_db_connections", NULL, "PostgreSQL connections open");
+    s_m_busy = kt_gauge("kontor_db_busy", NULL, "PostgreSQL connections running a statement");
+    s_m_query = kt_histogram("kontor_db_query_seconds", NULL,
+                             "Time from sending a prepared statement to its result");
+    s_m_errors = kt_counter("kontor_db_errors_total", NULL, "Statements that failed");
+}
 
 #define KT_PG_ERROR_SIZE      512   //  bytes kept of the last failure's message
 #define KT_PG_NAME_SHOWN      64    //  bytes of a statement name or SQL shown in a message
@@ -49,6 +68,7 @@
 #define S_STATE_INTERNAL    "XX000" //  internal_error
 
 struct kt_pg {
+    bool counted;                 //  in kontor_db_connections
     PGconn *conn;                 //  owned; never NULL
     char **prepared;              //  owned copies of the names prepared on this session
     size_t nprepared;             //  names in use in `prepared`
@@ -180,6 +200,9 @@ kt_pg_t *kt_pg_new(const char *dsn)
         return NULL;
     }
     PQsetNoticeReceiver(self->conn, s_notice, NULL);
+    pthread_once(&s_metrics_once, s_metrics_init);
+    kt_metric_add(s_m_connections, 1);
+    self->counted = true;
 
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
@@ -203,6 +226,8 @@ void kt_pg_destroy(kt_pg_t **self_p)
         return;
     s_forget_prepared(self);
     free(self->prepared);
+    if (self->counted)
+        kt_metric_add(s_m_connections, -1);
     PQfinish(self->conn);
     free(self);
     *self_p = NULL;
@@ -298,11 +323,16 @@ PGresult *kt_pg_exec_bin(kt_pg_t *self, const kt_stmt_t *stmt, const char *const
     PGresult *res = NULL;
     if (kt_pg_ensure(self) != 0 || s_prepare(self, stmt) != 0)
         goto failed;
+    int64_t start = kt_now_us();
+    kt_metric_add(s_m_busy, 1);
     res = PQexecPrepared(self->conn, stmt->name, stmt->nparams, params, lengths, formats, 0);
+    kt_metric_add(s_m_busy, -1);
+    kt_metric_observe_us(s_m_query, kt_now_us() - start);
     s_observe(self);
     ExecStatusType st = PQresultStatus(res);
     if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
         return res;
+    kt_metric_inc(s_m_errors);
     s_fail_result(self, res, "could not execute statement", stmt->name);
 failed:
     PQclear(res);

@@ -31,6 +31,20 @@
 #include <hiredis/hiredis.h>
 
 #include "kt_log.h"
+#include "kt_metrics.h"
+
+//  Cache metrics, shared by every handle of the process.
+static pthread_once_t s_metrics_once = PTHREAD_ONCE_INIT;
+static kt_metric_t *s_m_hits;       //  fields found by HMGET
+static kt_metric_t *s_m_misses;     //  fields HMGET did not find
+static kt_metric_t *s_m_errors;     //  commands that failed (down, timeout, bad reply)
+
+static void s_metrics_init(void)
+{
+    s_m_hits = kt_counter("kontor_redis_hits_total", NULL, "Cache fields found");
+    s_m_misses = kt_counter("kontor_redis_misses_total", NULL, "Cache fields not found");
+    s_m_errors = kt_counter("kontor_redis_errors_total", NULL, "Redis commands that failed");
+}
 
 #define KT_REDIS_ERROR_SIZE  256  //  bytes kept of the last error
 #define KT_REDIS_RETRY_MS    1000 //  at most one connection attempt per this
@@ -54,6 +68,8 @@ static void s_fail(kt_redis_t *self, const char *fmt, ...) __attribute__((format
 //  Record the last error: printable ASCII only, so it stays one log line.
 static void s_fail(kt_redis_t *self, const char *fmt, ...)
 {
+    pthread_once(&s_metrics_once, s_metrics_init);
+    kt_metric_inc(s_m_errors);
     va_list args;
     va_start(args, fmt);
     vsnprintf(self->error, sizeof self->error, fmt, args);
@@ -414,6 +430,9 @@ int kt_redis_hmget_i64(kt_redis_t *self, const char *key, const char *const *fie
         }
         present[i] = 1;
     }
+    pthread_once(&s_metrics_once, s_metrics_init);
+    for (size_t i = 0; i < n; i++)
+        kt_metric_inc(present[i] ? s_m_hits : s_m_misses);
     rc = 0;
 cleanup:
     if (rc != 0) {
