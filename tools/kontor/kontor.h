@@ -1,9 +1,11 @@
 /*  kontor - what the command line's commands share.
  *
- *  Each command (kontor_status.c, kontor_call.c, kontor_describe.c) is a
- *  kontor_command_t; main.c parses the options common to all of them and
- *  runs one. kontor_conn.c connects to the bus and finds services and
- *  methods, answering a wrong name with the nearest right one.
+ *  Each command is a kontor_command_t: the ones for scripts (kontor_status.c,
+ *  kontor_call.c, kontor_describe.c) and the ones for people (kontor_clients.c,
+ *  kontor_orders.c, kontor_logistics.c, kontor_receivables.c, built on
+ *  kontor_people.h). main.c parses the options common to all of them and runs
+ *  one. kontor_conn.c connects to the bus and finds services and methods,
+ *  answering a wrong name with the nearest right one.
  *
  *  Exit codes, the same for every command: 0 done, 1 the service refused
  *  (STATUS: sentence (field) on stderr), 2 a usage error (the command line,
@@ -31,9 +33,15 @@ typedef struct {
     int timeout_ms;  //  --timeout MS; 0: KONTOR_TIMEOUT_MS (5 s)
     const char *key; //  --key: idempotency key, or NULL
     const char *as;  //  --as: the principal to act as, or NULL
+    bool json;       //  --json: print the reply as JSON instead of tables
+    bool help;       //  --help given to a command with KONTOR_CMD_OWN_ARGS
     int argc;        //  the command's arguments, options removed
     char **argv;
 } kontor_opts_t;
+
+//  kontor_command_t.flags: KONTOR_CMD_OWN_ARGS, the command takes options of
+//  its own (main passes them through) and answers --help itself.
+#define KONTOR_CMD_OWN_ARGS 0x1
 
 typedef struct {
     const char *name;    //  "call"
@@ -41,11 +49,21 @@ typedef struct {
     const char *summary; //  one line for `kontor --help`
     const char *help;    //  the rest of `kontor COMMAND --help`, examples included
     int (*run)(const kontor_opts_t *opts); //  returns the exit code
+    unsigned flags;                        //  KONTOR_CMD_*
 } kontor_command_t;
 
 extern const kontor_command_t kontor_status_command;
 extern const kontor_command_t kontor_call_command;
 extern const kontor_command_t kontor_describe_command;
+//  Commands for people: subcommands with flags, tables or --json.
+extern const kontor_command_t kontor_clients_command;
+extern const kontor_command_t kontor_schedule_command;
+extern const kontor_command_t kontor_complaints_command;
+extern const kontor_command_t kontor_plan_command;
+extern const kontor_command_t kontor_stock_command;
+extern const kontor_command_t kontor_shipments_command;
+extern const kontor_command_t kontor_order_command;
+extern const kontor_command_t kontor_receivables_command;
 
 //  A connection to the bus, as the principal the options name.
 typedef struct {

@@ -179,4 +179,5 @@ const kontor_command_t kontor_call_command = {
     "      '{\"order_id\": 42, \"warehouse_id\": 1, \"lines\": [{\"sku\": 1001, \"qty\": 5}]}'\n"
     "  echo '{\"after_seq\": 0, \"limit\": 10}' | kontor --as admin call orders EventsSince -\n",
     s_call,
+    0,
 };

@@ -253,4 +253,5 @@ const kontor_command_t kontor_describe_command = {
     "  kontor describe logistics ReserveStock\n"
     "  kontor describe kontor.orders.OrderConfirmed\n",
     s_describe,
+    0,
 };

@@ -20,6 +20,13 @@ static int s_status(const kontor_opts_t *opts)
         kontor_disconnect(&k);
         return rc;
     }
+    if (opts->json) {
+        //  For scripts: the bus's own Status (each service's: kontor call SERVICE Status).
+        rc = kontor_print_json(&bus->base) == 0 ? KONTOR_EXIT_OK : KONTOR_EXIT_USAGE;
+        kt_msg_free(&bus->base);
+        kontor_disconnect(&k);
+        return rc;
+    }
     printf("bus %s, up %lld s, %llu requests, %llu dropped\n\n", bus->version,
            (long long)(bus->uptime_ms / 1000), (unsigned long long)bus->requests,
            (unsigned long long)bus->dropped);
@@ -66,9 +73,11 @@ const kontor_command_t kontor_status_command = {
     "schema version, the instance that answered, its database's time), which\n"
     "proves the whole path: bus, worker and database.\n"
     "\n"
-    "Exits 1 if a service with live workers did not answer OK.\n"
+    "Exits 1 if a service with live workers did not answer OK. With --json, prints\n"
+    "the bus's Status reply as JSON (each service's own: kontor call SERVICE Status).\n"
     "\n"
     "example:\n"
     "  kontor status\n",
     s_status,
+    0,
 };
