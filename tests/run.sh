@@ -45,6 +45,8 @@ filter=${KT_FILTER:-}
 export CMOCKA_MESSAGE_OUTPUT=TAP
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+# Leaks inside third-party libraries we cannot free (see the file's comments).
+export LSAN_OPTIONS="suppressions=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lsan.supp:print_suppressions=0"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/kontor-test.XXXXXX")
 chmod 0711 "$tmp" # the postgres user must traverse it to its data folder

@@ -37,13 +37,18 @@
  *  take the next piece of work: catalogue pieces interleaved with chunks of
  *  clients, so every service is busy at once.
  *
- *  Running it again with the same options changes nothing: branches,
- *  territories and the price list are updated in place by id (created when
- *  missing), managers, warehouses, products and prices are upserts, receipts
- *  and arrivals carry idempotency keys made of the seed and the SKU range, a
- *  client whose tax id exists is looked up and only what it lacks (credit
- *  check, terms, contacts) is added. An interrupted run is completed by the
- *  next one.
+ *  Running it again with the same options adds nothing: branches,
+ *  territories and the price list are created or found by their unique code
+ *  or name (s_upsert_unique), managers (by id), warehouses (by code),
+ *  products and prices are upserts, receipts and arrivals carry idempotency
+ *  keys made of the seed, the warehouse and the SKUs, and a client whose tax
+ *  id exists is looked up and given only what it lacks (credit check, terms,
+ *  contacts). An interrupted run is completed by the next one. A client is
+ *  the same whatever --clients and --branches say (its territory aside), so
+ *  a larger --clients adds clients; a larger --skus adds products, but
+ *  receives the last partial window of 1,000 SKUs a second time (its key
+ *  names its new last SKU). Another --seed is another data set: new
+ *  clients, new prices.
  *
  *  Progress goes to standard error: a bar redrawn in place when it is a
  *  terminal, a plain line every few seconds otherwise. The summary, with the
@@ -85,7 +90,8 @@
 #define S_CALL_MS       30000
 #define S_ERRORS_SHOWN  5
 #define S_PROBE_MAX     5000 //  ids tried to find a branch, territory or price list
-#define S_ERRORS_ABORT  200 //  stop after this many refusals
+#define S_ERRORS_ABORT  200  //  stop after this many refusals
+#define S_SILENT_ABORT  10   //  ... or this many calls with no answer
 #define S_CURRENCY      "EUR"
 #define S_SCARCE_SKU    S_FIRST_SKU //  the demo's short SKU
 #define S_SCARCE_QTY    6
@@ -158,18 +164,12 @@ typedef struct {
 } s_branch_def_t;
 
 static const s_branch_def_t s_branch_defs[] = {
-    {"MSK", "Москва", "г. Москва", false},
-    {"SPB", "Санкт-Петербург", "г. Санкт-Петербург", false},
-    {"HAM", "Hamburg", "Hamburg", true},
-    {"EKB", "Екатеринбург", "г. Екатеринбург", false},
-    {"BER", "Berlin", "Berlin", true},
-    {"NSK", "Новосибирск", "г. Новосибирск", false},
-    {"RIX", "Riga", "Rīga", true},
-    {"KZN", "Казань", "г. Казань", false},
-    {"VIE", "Wien", "Wien", true},
-    {"NNV", "Нижний Новгород", "г. Нижний Новгород", false},
-    {"WAW", "Warszawa", "Warszawa", true},
-    {"SAM", "Самара", "г. Самара", false},
+    {"MSK", "Москва", "г. Москва", false}, {"SPB", "Санкт-Петербург", "г. Санкт-Петербург", false},
+    {"HAM", "Hamburg", "Hamburg", true},   {"EKB", "Екатеринбург", "г. Екатеринбург", false},
+    {"BER", "Berlin", "Berlin", true},     {"NSK", "Новосибирск", "г. Новосибирск", false},
+    {"RIX", "Riga", "Rīga", true},         {"KZN", "Казань", "г. Казань", false},
+    {"VIE", "Wien", "Wien", true},         {"NNV", "Нижний Новгород", "г. Нижний Новгород", false},
+    {"WAW", "Warszawa", "Warszawa", true}, {"SAM", "Самара", "г. Самара", false},
 };
 #define S_NBRANCH_DEFS (sizeof s_branch_defs / sizeof s_branch_defs[0])
 
@@ -182,32 +182,47 @@ typedef struct {
 } s_word_t;
 
 static const s_word_t s_ru_words[] = {
-    {"Ромашка", "romashka"}, {"Северный Ветер", "sever"}, {"Волга", "volga"},
-    {"Урал", "ural"},        {"Сибирь", "sibir"},         {"Вектор", "vektor"},
-    {"Гранит", "granit"},    {"Альфа", "alfa"},           {"Заря", "zarya"},
-    {"Исток", "istok"},      {"Кедр", "kedr"},            {"Маяк", "mayak"},
-    {"Прогресс", "progress"}, {"Радуга", "raduga"},       {"Сокол", "sokol"},
-    {"Титан", "titan"},      {"Факел", "fakel"},          {"Эталон", "etalon"},
-    {"Восток", "vostok"},    {"Горизонт", "gorizont"},    {"Енисей", "enisei"},
-    {"Звезда", "zvezda"},    {"Кристалл", "kristall"},    {"Лотос", "lotos"},
-    {"Монолит", "monolit"},  {"Нева", "neva"},            {"Берёза", "bereza"},
-    {"Дельта", "delta"},     {"Ясень", "yasen"},          {"Бриз", "briz"},
-    {"Техно", "tekhno"},     {"Спектр", "spektr"},        {"Меридиан", "meridian"},
-    {"Альянс", "alyans"},    {"Орион", "orion"},          {"Светлана", "svetlana"},
+    {"Ромашка", "romashka"},  {"Северный Ветер", "sever"},
+    {"Волга", "volga"},       {"Урал", "ural"},
+    {"Сибирь", "sibir"},      {"Вектор", "vektor"},
+    {"Гранит", "granit"},     {"Альфа", "alfa"},
+    {"Заря", "zarya"},        {"Исток", "istok"},
+    {"Кедр", "kedr"},         {"Маяк", "mayak"},
+    {"Прогресс", "progress"}, {"Радуга", "raduga"},
+    {"Сокол", "sokol"},       {"Титан", "titan"},
+    {"Факел", "fakel"},       {"Эталон", "etalon"},
+    {"Восток", "vostok"},     {"Горизонт", "gorizont"},
+    {"Енисей", "enisei"},     {"Звезда", "zvezda"},
+    {"Кристалл", "kristall"}, {"Лотос", "lotos"},
+    {"Монолит", "monolit"},   {"Нева", "neva"},
+    {"Берёза", "bereza"},     {"Дельта", "delta"},
+    {"Ясень", "yasen"},       {"Бриз", "briz"},
+    {"Техно", "tekhno"},      {"Спектр", "spektr"},
+    {"Меридиан", "meridian"}, {"Альянс", "alyans"},
+    {"Орион", "orion"},       {"Светлана", "svetlana"},
 };
 static const s_word_t s_ru_suffixes[] = {
-    {"", ""},           {"-Опт", "-opt"},     {"-Трейд", "-trade"}, {"Снаб", "snab"},
-    {"Строй", "stroy"}, {"Торг", "torg"},     {"Пром", "prom"},     {"-М", "-m"},
-    {"Логистик", "logistic"}, {"Сервис", "service"}, {"Агро", "agro"}, {"-Юг", "-yug"},
+    {"", ""},
+    {"-Опт", "-opt"},
+    {"-Трейд", "-trade"},
+    {"Снаб", "snab"},
+    {"Строй", "stroy"},
+    {"Торг", "torg"},
+    {"Пром", "prom"},
+    {"-М", "-m"},
+    {"Логистик", "logistic"},
+    {"Сервис", "service"},
+    {"Агро", "agro"},
+    {"-Юг", "-yug"},
 };
 static const char *const s_lat_words[] = {
-    "Nordwind", "Baltic", "Alpen",  "Rhein",    "Hanse",   "Elbe",    "Donau",   "Adler",
-    "Falken",   "Kristall", "Sonnen", "Weser",  "Atlas",   "Vektor",  "Polar",   "Bergmann",
-    "Meridian", "Nordstern", "Leuchtturm", "Eichen", "Kompass", "Anker", "Lindner", "Brandt",
+    "Nordwind", "Baltic",    "Alpen",      "Rhein",  "Hanse",   "Elbe",   "Donau",   "Adler",
+    "Falken",   "Kristall",  "Sonnen",     "Weser",  "Atlas",   "Vektor", "Polar",   "Bergmann",
+    "Meridian", "Nordstern", "Leuchtturm", "Eichen", "Kompass", "Anker",  "Lindner", "Brandt",
 };
 static const char *const s_lat_seconds[] = {
-    "", "", "Handel", "Bau", "Technik", "Logistik", "Trading", "Steel", "Food", "Supply",
-    "Industries", "Service", "Systems", "Werkzeug",
+    "",      "",     "Handel", "Bau",        "Technik", "Logistik", "Trading",
+    "Steel", "Food", "Supply", "Industries", "Service", "Systems",  "Werkzeug",
 };
 
 typedef struct {
@@ -218,34 +233,33 @@ typedef struct {
 } s_lat_form_t;
 
 static const s_lat_form_t s_lat_forms[] = {
-    {"GmbH", "DE", 9, ""},        {"GmbH & Co. KG", "DE", 9, ""}, {"AG", "DE", 9, ""},
-    {"KG", "DE", 9, ""},          {"SIA", "LV", 11, ""},          {"Sp. z o.o.", "PL", 10, ""},
-    {"s.r.o.", "CZ", 8, ""},      {"B.V.", "NL", 9, "B01"},       {"Oy", "FI", 8, ""},
+    {"GmbH", "DE", 9, ""},   {"GmbH & Co. KG", "DE", 9, ""}, {"AG", "DE", 9, ""},
+    {"KG", "DE", 9, ""},     {"SIA", "LV", 11, ""},          {"Sp. z o.o.", "PL", 10, ""},
+    {"s.r.o.", "CZ", 8, ""}, {"B.V.", "NL", 9, "B01"},       {"Oy", "FI", 8, ""},
     {"Ltd", "GB", 9, ""},
 };
 
 static const char *const s_ru_streets[] = {
-    "ул. Ленина",       "ул. Промышленная", "пр-т Мира",      "ул. Садовая",
-    "ул. Складская",    "ш. Энтузиастов",   "ул. Заводская",  "Индустриальный пр-д",
-    "ул. Гагарина",     "ул. Новая",
+    "ул. Ленина",     "ул. Промышленная", "пр-т Мира",           "ул. Садовая",  "ул. Складская",
+    "ш. Энтузиастов", "ул. Заводская",    "Индустриальный пр-д", "ул. Гагарина", "ул. Новая",
 };
 static const char *const s_lat_streets[] = {
-    "Hafenstraße", "Industriestraße", "Bahnhofstraße", "Lagerweg", "Gewerbering",
+    "Hafenstraße", "Industriestraße", "Bahnhofstraße", "Lagerweg",  "Gewerbering",
     "Hauptstraße", "Am Speicher",     "Brīvības iela", "Mühlenweg", "Kanalstraße",
 };
 static const char *const s_ru_segments[] = {"стройка", "розница", "промышленность",
-                                            "HoReCa", "монтаж", "дилер"};
-static const char *const s_lat_segments[] = {"Bau", "Handel", "Industrie", "HoReCa",
-                                             "Handwerk", "Händler"};
+                                            "HoReCa",  "монтаж",  "дилер"};
+static const char *const s_lat_segments[] = {"Bau",    "Handel",   "Industrie",
+                                             "HoReCa", "Handwerk", "Händler"};
 static const char *const s_ru_first[] = {"Сергей", "Анна",  "Дмитрий", "Елена", "Алексей",
                                          "Ольга",  "Игорь", "Мария",   "Павел", "Наталья"};
-static const char *const s_ru_last_m[] = {"Иванов", "Кузнецов", "Смирнов", "Попов",
-                                          "Соколов", "Лебедев", "Козлов",  "Новиков"};
+static const char *const s_ru_last_m[] = {"Иванов",  "Кузнецов", "Смирнов", "Попов",
+                                          "Соколов", "Лебедев",  "Козлов",  "Новиков"};
 static const char *const s_ru_positions[] = {"директор", "главный бухгалтер", "закупщик",
                                              "начальник снабжения", "менеджер по закупкам"};
-static const char *const s_lat_first[] = {"Anna", "Jonas", "Lena", "Markus", "Julia",
-                                          "Felix", "Laura", "Tobias", "Marta", "Jānis"};
-static const char *const s_lat_last[] = {"Schmidt", "Müller", "Weber",  "Fischer",
+static const char *const s_lat_first[] = {"Anna",  "Jonas", "Lena",   "Markus", "Julia",
+                                          "Felix", "Laura", "Tobias", "Marta",  "Jānis"};
+static const char *const s_lat_last[] = {"Schmidt", "Müller", "Weber",    "Fischer",
                                          "Becker",  "Wagner", "Hoffmann", "Bērziņš"};
 static const char *const s_lat_positions[] = {"Geschäftsführer", "Einkauf", "Buchhaltung",
                                               "Lagerleiter", "Projektleiter"};
@@ -265,21 +279,18 @@ typedef struct {
 
 static const char *const s_sp_perf[] = {"SDS-plus 800 Вт", "SDS-plus 1000 Вт", "SDS-max 1500 Вт",
                                         NULL};
-static const char *const s_sp_cable[] = {"3×1,5 мм², 100 м", "3×2,5 мм², 100 м",
-                                         "5×2,5 мм², 50 м", NULL};
+static const char *const s_sp_cable[] = {"3×1,5 мм², 100 м", "3×2,5 мм², 100 м", "5×2,5 мм², 50 м",
+                                         NULL};
 static const char *const s_sp_mix[] = {"гипсовая, 30 кг", "цементная, 25 кг", NULL};
 static const char *const s_sp_bolt[] = {"M6×20, 100 шт", "M8×40, 100 шт", "M10×50, 50 шт",
                                         "M12×60, 50 шт", "M16×80, 25 шт", NULL};
-static const char *const s_sp_glove[] = {"S, 100 шт", "M, 100 шт", "L, 100 шт", "XL, 100 шт",
-                                         NULL};
+static const char *const s_sp_glove[] = {"S, 100 шт", "M, 100 шт", "L, 100 шт", "XL, 100 шт", NULL};
 static const char *const s_sp_pipe[] = {"PN20 20 мм, 4 м", "PN20 25 мм, 4 м", "PN20 32 мм, 4 м",
                                         "PN25 40 мм, 4 м", NULL};
-static const char *const s_sp_screw[] = {"3,5×35, 1000 Stk", "3,5×55, 1000 Stk",
-                                         "4,2×75, 500 Stk", NULL};
-static const char *const s_sp_drill[] = {"HSS 1-10 mm, 19-tlg.", "SDS-plus 5-12 mm, 7-tlg.",
+static const char *const s_sp_screw[] = {"3,5×35, 1000 Stk", "3,5×55, 1000 Stk", "4,2×75, 500 Stk",
                                          NULL};
-static const char *const s_sp_tape[] = {"48 mm × 66 m, 36 Rollen", "50 mm × 66 m, 36 Rollen",
-                                        NULL};
+static const char *const s_sp_drill[] = {"HSS 1-10 mm, 19-tlg.", "SDS-plus 5-12 mm, 7-tlg.", NULL};
+static const char *const s_sp_tape[] = {"48 mm × 66 m, 36 Rollen", "50 mm × 66 m, 36 Rollen", NULL};
 static const char *const s_sp_lamp[] = {"E27 9 W 2700 K, 10 Stk", "E27 12 W 4000 K, 10 Stk",
                                         "GU10 5 W, 10 Stk", NULL};
 static const char *const s_sp_paint[] = {"белая матовая, 10 л", "белая матовая, 2,5 л",
@@ -293,13 +304,13 @@ static const char *const s_sp_valve[] = {"шаровой 1/2\", 10 шт", "ша�
                                          "шаровой 1\", 5 шт", NULL};
 static const char *const s_sp_grinder[] = {"125 мм 900 Вт", "230 мм 2200 Вт", NULL};
 
-static const char *const s_b_tools[] = {"Bosch", "Makita", "Metabo", "DeWalt", "Интерскол",
-                                        "Зубр", "Hilti", NULL};
-static const char *const s_b_cable[] = {"Севкабель", "Кольчугино", "Конкорд", "Rexant", "Lapp",
-                                        NULL};
+static const char *const s_b_tools[] = {"Bosch",     "Makita", "Metabo", "DeWalt",
+                                        "Интерскол", "Зубр",   "Hilti",  NULL};
+static const char *const s_b_cable[] = {"Севкабель", "Кольчугино", "Конкорд",
+                                        "Rexant",    "Lapp",       NULL};
 static const char *const s_b_mix[] = {"Knauf", "Ceresit", "Волма", "Основит", "Weber", NULL};
-static const char *const s_b_fix[] = {"Bossard", "Fischer", "Würth", "Koelner", "Стройкрепёж",
-                                      "Spax", NULL};
+static const char *const s_b_fix[] = {"Bossard",     "Fischer", "Würth", "Koelner",
+                                      "Стройкрепёж", "Spax",    NULL};
 static const char *const s_b_safety[] = {"Ansell", "Manipula", "Jeta Safety", "Uvex", NULL};
 static const char *const s_b_pipe[] = {"Rehau", "Valtec", "Pro Aqua", "Kalde", NULL};
 static const char *const s_b_pack[] = {"Tesa", "Scotch", "Unibob", "Mondi", NULL};
@@ -313,10 +324,9 @@ static const s_family_t s_families[] = {
     {"Перфоратор", s_sp_perf, "pcs", 2600, 6200, 8900, 24900, "dry", "standard", 1, s_b_tools},
     {"Кабель ВВГнг-LS", s_sp_cable, "roll", 9000, 21000, 5400, 16800, "dry", "pallet", 1,
      s_b_cable},
-    {"Смесь штукатурная", s_sp_mix, "bag", 25000, 30000, 590, 1190, "dry, above 0 C", "pallet",
-     0, s_b_mix},
-    {"Болт DIN 933 оцинк.", s_sp_bolt, "pack", 500, 9000, 390, 4900, "dry", "standard", 0,
-     s_b_fix},
+    {"Смесь штукатурная", s_sp_mix, "bag", 25000, 30000, 590, 1190, "dry, above 0 C", "pallet", 0,
+     s_b_mix},
+    {"Болт DIN 933 оцинк.", s_sp_bolt, "pack", 500, 9000, 390, 4900, "dry", "standard", 0, s_b_fix},
     {"Перчатки нитриловые", s_sp_glove, "pack", 600, 900, 490, 1290, "dry", "standard", 0,
      s_b_safety},
     {"Труба PP-R", s_sp_pipe, "pcs", 600, 2400, 190, 1490, "dry", "long goods", 0, s_b_pipe},
@@ -337,7 +347,6 @@ static const s_family_t s_families[] = {
 };
 #define S_NFAMILIES (sizeof s_families / sizeof s_families[0])
 
-
 //  ---------------------------------------------------------------- plan of the data set
 
 typedef struct {
@@ -347,11 +356,11 @@ typedef struct {
     int timeout_ms;
     const char *as;
 
-    int64_t today;      //  days since 1970, the database's
-    char month[8];      //  "YYYY-MM"
-    int64_t nmanagers;  //  1 + S_MGRS * branches
+    int64_t today;     //  days since 1970, the database's
+    char month[8];     //  "YYYY-MM"
+    int64_t nmanagers; //  1 + S_MGRS * branches
     int64_t nterritories;
-    int64_t branch_id[S_BRANCHES_MAX + 1];         //  index 1..branches
+    int64_t branch_id[S_BRANCHES_MAX + 1]; //  index 1..branches
     int64_t territory_id[S_BRANCHES_MAX * S_TERRITORIES + 1];
     bool terr_latin[S_BRANCHES_MAX * S_TERRITORIES + 1]; //  its branch speaks a Latin language
     int64_t nterr_latin;
@@ -361,7 +370,7 @@ typedef struct {
     int64_t price_list_id;
 
     //  catalogue: analog group of each SKU (index sku - S_FIRST_SKU), built up front
-    int32_t *group;     //  1-based group number
+    int32_t *group; //  1-based group number
     int64_t ngroups;
     int64_t nwindows;
 } s_plan_t;
@@ -410,16 +419,16 @@ typedef struct {
 //  Call and return the status; *out gets the reply (also a refusal's
 //  figures). A refusal other than those the caller expects is the caller's
 //  to report; silence (UNAVAILABLE, DEADLINE_EXCEEDED) is counted here.
-static int s_call(s_conn_t *c, const char *service, const char *method,
-                  const ProtobufCMessage *req, const ProtobufCMessageDescriptor *rep,
-                  ProtobufCMessage **out, const char *key, bool retry, kt_reply_t *reply)
+static int s_call(s_conn_t *c, const char *service, const char *method, const ProtobufCMessage *req,
+                  const ProtobufCMessageDescriptor *rep, ProtobufCMessage **out, const char *key,
+                  bool retry, kt_reply_t *reply)
 {
     kt_call_opts_t opts = {.timeout_ms = c->plan->timeout_ms, .retry = retry, .idem_key = key};
     *out = NULL;
     int status = kt_client_call(c->client, service, method, req, rep, out, &opts, reply);
     atomic_fetch_add(&s_stats.calls, 1);
     if (status == KT_UNAVAILABLE || status == KT_DEADLINE_EXCEEDED) {
-        if (atomic_fetch_add(&s_stats.unreachable, 1) >= 3)
+        if (atomic_fetch_add(&s_stats.unreachable, 1) >= S_SILENT_ABORT)
             atomic_store(&s_stats.stop, true);
     }
     return status;
@@ -427,17 +436,16 @@ static int s_call(s_conn_t *c, const char *service, const char *method,
 
 //  A call whose only acceptable answer is OK: reports anything else.
 //  Returns 0 or -1.
-static int s_must(s_conn_t *c, const char *service, const char *method,
-                  const ProtobufCMessage *req, const ProtobufCMessageDescriptor *rep,
-                  ProtobufCMessage **out, const char *key, bool retry, const char *what)
+static int s_must(s_conn_t *c, const char *service, const char *method, const ProtobufCMessage *req,
+                  const ProtobufCMessageDescriptor *rep, ProtobufCMessage **out, const char *key,
+                  bool retry, const char *what)
 {
     kt_reply_t reply;
     ProtobufCMessage *got = NULL;
     int status = s_call(c, service, method, req, rep, &got, key, retry, &reply);
     if (status != KT_OK) {
         s_error("%s.%s (%s): %s: %s%s%s%s", service, method, what, kt_status_name(status),
-                reply.message, reply.field[0] ? " (" : "", reply.field,
-                reply.field[0] ? ")" : "");
+                reply.message, reply.field[0] ? " (" : "", reply.field, reply.field[0] ? ")" : "");
         kt_msg_free(got);
         got = NULL;
     }
@@ -511,10 +519,9 @@ static int s_upsert_unique(s_conn_t *c, const char *service, const char *method,
     kt_reply_t reply;
     *req_id = 0;
     int status = s_call(c, service, method, req, rep, out, NULL, false, &reply);
-    for (int64_t id = 1; status == KT_ALREADY_EXISTS || (status == KT_NOT_FOUND && id > 1);
-         id++) {
+    for (int64_t id = 1; status == KT_ALREADY_EXISTS || (status == KT_NOT_FOUND && id > 1); id++) {
         if (id > S_PROBE_MAX || (status == KT_NOT_FOUND && strcmp(reply.field, "id") != 0 &&
-                                    strcmp(reply.field, "list.price_list_id") != 0))
+                                 strcmp(reply.field, "list.price_list_id") != 0))
             break;
         kt_reply_clear(&reply);
         kt_msg_free(*out);
@@ -523,8 +530,7 @@ static int s_upsert_unique(s_conn_t *c, const char *service, const char *method,
     }
     if (status != KT_OK) {
         s_error("%s.%s (%s): %s: %s%s%s%s", service, method, what, kt_status_name(status),
-                reply.message, reply.field[0] ? " (" : "", reply.field,
-                reply.field[0] ? ")" : "");
+                reply.message, reply.field[0] ? " (" : "", reply.field, reply.field[0] ? ")" : "");
         kt_msg_free(*out);
         *out = NULL;
     }
@@ -544,7 +550,7 @@ static int s_seed_org(s_conn_t *c, s_plan_t *p)
         ProtobufCMessage *out = NULL;
         snprintf(what, sizeof what, "branch %s", code);
         if (s_upsert_unique(c, "clients", "UpsertBranch", &req.base, &req.id,
-                           &kontor__clients__branch__descriptor, &out, what) != 0)
+                            &kontor__clients__branch__descriptor, &out, what) != 0)
             return -1;
         p->branch_id[b] = ((Kontor__Clients__Branch *)out)->id;
         kt_msg_free(out);
@@ -560,8 +566,8 @@ static int s_seed_org(s_conn_t *c, s_plan_t *p)
                                            : KONTOR__CLIENTS__MANAGER_ROLE__ROLE_MANAGER;
         req.branch_id = p->branch_id[s_manager_branch(id)];
         snprintf(what, sizeof what, "manager %" PRId64, id);
-        if (s_must(c, "clients", "UpsertManager", &req.base,
-                   &kontor__clients__manager__descriptor, NULL, NULL, true, what) != 0)
+        if (s_must(c, "clients", "UpsertManager", &req.base, &kontor__clients__manager__descriptor,
+                   NULL, NULL, true, what) != 0)
             return -1;
     }
     p->nterritories = S_TERRITORIES * p->branches;
@@ -582,7 +588,7 @@ static int s_seed_org(s_conn_t *c, s_plan_t *p)
         ProtobufCMessage *out = NULL;
         snprintf(what, sizeof what, "territory %s", tname);
         if (s_upsert_unique(c, "clients", "UpsertTerritory", &req.base, &req.id,
-                           &kontor__clients__territory__descriptor, &out, what) != 0)
+                            &kontor__clients__territory__descriptor, &out, what) != 0)
             return -1;
         p->territory_id[t] = ((Kontor__Clients__Territory *)out)->id;
         p->terr_latin[t] = d->latin;
@@ -640,7 +646,8 @@ static int s_seed_warehouses(s_conn_t *c, s_plan_t *p)
                    &kontor__logistics__upsert_warehouse_reply__descriptor, &out, NULL, true,
                    what) != 0)
             return -1;
-        p->warehouse_id[w] = ((Kontor__Logistics__UpsertWarehouseReply *)out)->warehouse->warehouse_id;
+        p->warehouse_id[w] =
+            ((Kontor__Logistics__UpsertWarehouseReply *)out)->warehouse->warehouse_id;
         kt_msg_free(out);
     }
     return 0;
@@ -663,8 +670,8 @@ static int s_seed_price_list(s_conn_t *c, s_plan_t *p)
     req.list = &list;
     ProtobufCMessage *out = NULL;
     if (s_upsert_unique(c, "orders", "UpsertPriceList", &req.base, &list.price_list_id,
-                       &kontor__orders__upsert_price_list_reply__descriptor, &out,
-                       "price list") != 0)
+                        &kontor__orders__upsert_price_list_reply__descriptor, &out,
+                        "price list") != 0)
         return -1;
     p->price_list_id = ((Kontor__Orders__UpsertPriceListReply *)out)->list->price_list_id;
     kt_msg_free(out);
@@ -677,7 +684,7 @@ static int s_seed_price_list(s_conn_t *c, s_plan_t *p)
 //  four brands. p->group[i] is the group of SKU S_FIRST_SKU + i.
 static int s_plan_groups(s_plan_t *p)
 {
-    p->group = calloc((size_t)p->skus, sizeof *p->group);
+    p->group = calloc((size_t)p->skus + 1, sizeof *p->group);
     if (!p->group)
         return -1;
     int64_t i = 0, g = 0;
@@ -750,8 +757,8 @@ static void s_sku(const s_plan_t *p, int64_t sku, s_sku_t *out)
 
 //  Stock of SKU at warehouse w (0 central): on hand to receive, and an
 //  arrival (qty, in days) for what is short.
-static void s_stock(const s_plan_t *p, int64_t sku, int64_t w, const s_family_t *fam,
-                    int64_t *qty, int64_t *arrive_qty, int64_t *arrive_days)
+static void s_stock(const s_plan_t *p, int64_t sku, int64_t w, const s_family_t *fam, int64_t *qty,
+                    int64_t *arrive_qty, int64_t *arrive_days)
 {
     s_rng_t r = s_rng(p->seed, R_STOCK, (uint64_t)sku * 131 + (uint64_t)w);
     *arrive_qty = 0;
@@ -1081,7 +1088,8 @@ static void s_client(const s_plan_t *p, int64_t i, s_client_t *c)
     } else {
         const char *w = S_PICK(&r, s_lat_words);
         const char *second = S_PICK(&r, s_lat_seconds);
-        const s_lat_form_t *f = &s_lat_forms[s_next(&r) % (sizeof s_lat_forms / sizeof s_lat_forms[0])];
+        const s_lat_form_t *f =
+            &s_lat_forms[s_next(&r) % (sizeof s_lat_forms / sizeof s_lat_forms[0])];
         snprintf(c->name, sizeof c->name, "%s%s%s %s", w, second[0] ? " " : "", second, f->form);
         char body[16];
         snprintf(body, sizeof body, "%0*" PRId64, f->digits, s_body(p->seed, i, f->digits));
@@ -1198,8 +1206,7 @@ static int s_existing(s_conn_t *c, const s_client_t *cl, Kontor__Clients__Client
     int64_t id = found->n_clients > 0 ? found->clients[0]->id : 0;
     kt_msg_free(out);
     if (id == 0) {
-        s_error("client %s (tax id %s): its code is taken by another client", cl->name,
-                cl->tax_id);
+        s_error("client %s (tax id %s): its code is taken by another client", cl->name, cl->tax_id);
         return -1;
     }
     Kontor__Clients__ClientRequest greq = KONTOR__CLIENTS__CLIENT_REQUEST__INIT;
@@ -1443,7 +1450,8 @@ static void *s_worker(void *arg)
             break;
         }
         atomic_fetch_add(&s_stats.tasks_done, 1);
-        atomic_fetch_add(&s_stats.weight_done, t->weight);
+        if (t->kind != T_CLIENTS) //  clients count one by one (s_progress)
+            atomic_fetch_add(&s_stats.weight_done, t->weight);
     }
     kt_client_destroy(&c.client);
     return NULL;
@@ -1474,12 +1482,11 @@ static void s_progress(const s_work_t *w, double t0, bool tty, bool last)
 {
     const s_plan_t *p = w->plan;
     double el = s_now() - t0;
-    long long done = atomic_load(&s_stats.weight_done);
+    long long done = atomic_load(&s_stats.weight_done) + atomic_load(&s_stats.clients_done) * 9 / 2;
     double frac = w->weight ? (double)done / (double)w->weight : 1.0;
     long long calls = atomic_load(&s_stats.calls);
     long long cl = atomic_load(&s_stats.clients_done);
-    long long prods =
-        atomic_load(&s_stats.products_new) + atomic_load(&s_stats.products_updated);
+    long long prods = atomic_load(&s_stats.products_new) + atomic_load(&s_stats.products_updated);
     char eta[16];
     s_duration(eta, sizeof eta, frac > 0.001 ? el / frac - el : -1);
     if (tty) {
@@ -1595,8 +1602,7 @@ static int s_parse(int argc, char **argv, s_plan_t *p, bool *help)
                 return kontor_usage_error("--as needs a principal's name, e.g. --as head-1");
             p->as = val;
         } else
-            return kontor_usage_error("seed: unknown argument '%s' (kontor seed --help)",
-                                      argv[i]);
+            return kontor_usage_error("seed: unknown argument '%s' (kontor seed --help)", argv[i]);
     }
     return 0;
 }
@@ -1605,7 +1611,10 @@ static int s_parse(int argc, char **argv, s_plan_t *p, bool *help)
 static int s_today(kontor_t *k, s_plan_t *p)
 {
     Kontor__StatusRequest req = KONTOR__STATUS_REQUEST__INIT;
-    kt_call_opts_t opts = {.timeout_ms = p->timeout_ms, .retry = true};
+    //  The first call: a bus that is not there should not take the whole
+    //  budget of a bulk call to say so.
+    kt_call_opts_t opts = {.timeout_ms = p->timeout_ms < 5000 ? p->timeout_ms : 5000,
+                           .retry = true};
     ProtobufCMessage *out = NULL;
     kt_reply_t reply;
     int status = kt_client_call(k->client, "clients", "Status", &req.base,
@@ -1715,8 +1724,7 @@ report:;
            (long long)atomic_load(&s_stats.contacts));
     printf("  catalogue %lld SKUs (%lld new) in %" PRId64 " analog groups, %lld prices, %lld "
            "stock lines in %lld receipts, %lld arrivals\n",
-           (long long)(atomic_load(&s_stats.products_new) +
-                       atomic_load(&s_stats.products_updated)),
+           (long long)(atomic_load(&s_stats.products_new) + atomic_load(&s_stats.products_updated)),
            (long long)atomic_load(&s_stats.products_new), p->ngroups,
            (long long)atomic_load(&s_stats.prices), (long long)atomic_load(&s_stats.stock_lines),
            (long long)atomic_load(&s_stats.receipts), (long long)atomic_load(&s_stats.arrivals));
@@ -1732,8 +1740,8 @@ report:;
         for (int i = 0; i < s_stats.nfirst; i++)
             fprintf(stderr, "  %s\n", s_stats.first[i]);
         if (rc == 0)
-            rc = atomic_load(&s_stats.unreachable) > 3 ? KONTOR_EXIT_UNREACHABLE
-                                                       : KONTOR_EXIT_REFUSED;
+            rc = atomic_load(&s_stats.unreachable) >= S_SILENT_ABORT ? KONTOR_EXIT_UNREACHABLE
+                                                                     : KONTOR_EXIT_REFUSED;
     }
 done:
     free(work.tasks);
