@@ -219,6 +219,22 @@ static int s_take(char *dst, size_t size, const char *src, const char *what, cha
     return 0;
 }
 
+//  Copy a decoded envelope's payload into a buffer of the caller's own: at
+//  least one byte, so an empty payload is not NULL. -1 if out of memory.
+static int s_take_payload(uint8_t **dst, size_t *dst_len, ProtobufCBinaryData src, char *why,
+                          size_t why_size)
+{
+    *dst = malloc(src.len ? src.len : 1);
+    if (!*dst) {
+        snprintf(why, why_size, "out of memory");
+        return -1;
+    }
+    if (src.len)
+        memcpy(*dst, src.data, src.len);
+    *dst_len = src.len;
+    return 0;
+}
+
 static bool s_method_name_ok(const char *s)
 {
     if (!*s)
@@ -256,14 +272,8 @@ int kt_request_decode(const uint8_t *data, size_t len, kt_request_t *out, char *
         goto cleanup;
     }
     out->timeout_ms = req->timeout_ms;
-    out->payload_len = req->payload.len;
-    out->payload = malloc(req->payload.len ? req->payload.len : 1);
-    if (!out->payload) {
-        snprintf(why, why_size, "out of memory");
+    if (s_take_payload(&out->payload, &out->payload_len, req->payload, why, why_size) != 0)
         goto cleanup;
-    }
-    if (req->payload.len)
-        memcpy(out->payload, req->payload.data, req->payload.len);
     rc = 0;
 cleanup:
     kontor__request__free_unpacked(req, NULL);
@@ -304,14 +314,8 @@ int kt_reply_decode(const uint8_t *data, size_t len, kt_reply_t *out, char *why,
     kt_strlcpy_utf8(out->reason, rep->reason, sizeof out->reason);
     kt_strlcpy_utf8(out->hint, rep->hint, sizeof out->hint);
     out->status = rep->status;
-    out->payload_len = rep->payload.len;
-    out->payload = malloc(rep->payload.len ? rep->payload.len : 1);
-    if (!out->payload) {
-        snprintf(why, why_size, "out of memory");
+    if (s_take_payload(&out->payload, &out->payload_len, rep->payload, why, why_size) != 0)
         goto cleanup;
-    }
-    if (rep->payload.len)
-        memcpy(out->payload, rep->payload.data, rep->payload.len);
     rc = 0;
 cleanup:
     kontor__reply__free_unpacked(rep, NULL);

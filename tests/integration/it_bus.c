@@ -27,17 +27,6 @@
 static kth_set_t *s_set;
 static pid_t s_bus;
 
-static kt_client_t *s_client(const char *principal)
-{
-    kth_use(s_set, principal);
-    kt_config_t cfg;
-    char why[256];
-    assert_int_equal(kt_config_load(&cfg, "test", why, sizeof why), 0);
-    kt_client_t *client = kt_client_new(&cfg);
-    assert_non_null(client);
-    return client;
-}
-
 static int s_status_call(kt_client_t *client, const char *service, bool retry, int timeout_ms,
                          char *instance, size_t size)
 {
@@ -54,19 +43,6 @@ static int s_status_call(kt_client_t *client, const char *service, bool retry, i
     return status;
 }
 
-static int s_setup(void **state)
-{
-    s_set = kth_set_new("bus");
-    s_bus = kth_start_bus(s_set);
-    return 0;
-}
-
-static int s_teardown(void **state)
-{
-    kth_set_destroy(&s_set);
-    return 0;
-}
-
 //  ---------------------------------------------------------------- tests
 
 static void test_status_of_every_service_through_the_bus(void **state)
@@ -75,7 +51,7 @@ static void test_status_of_every_service_through_the_bus(void **state)
     pid_t pids[4];
     for (int i = 0; i < 4; i++)
         pids[i] = kth_start_service(s_set, services[i], 2);
-    kt_client_t *client = s_client("admin");
+    kt_client_t *client = kth_client(s_set, "admin");
     for (int i = 0; i < 4; i++) {
         char instance[128] = "";
         Kontor__StatusRequest req = KONTOR__STATUS_REQUEST__INIT;
@@ -120,7 +96,7 @@ static void test_status_of_every_service_through_the_bus(void **state)
 static void test_unknown_method_and_service(void **state)
 {
     pid_t pid = kth_start_service(s_set, "orders", 1);
-    kt_client_t *client = s_client("manager-1");
+    kt_client_t *client = kth_client(s_set, "manager-1");
     kt_reply_t reply;
     kt_call_opts_t opts = {.timeout_ms = 3000};
     assert_int_equal(kt_client_call_raw(client, "orders", "NoSuchMethod", (const uint8_t *) "", 0,
@@ -165,38 +141,21 @@ static void s_send_frames(zsock_t *sock, int n, ...)
     zmsg_send(&msg, sock);
 }
 
-static int64_t s_dropped(void)
-{
-    char *body = NULL;
-    int port = kth_http_port(s_set, s_bus);
-    int code = kth_http_get(port, "/metrics", &body);
-    assert_int_equal(code, 200);
-    int64_t total = 0;
-    for (char *line = strtok(body, "\n"); line; line = strtok(NULL, "\n"))
-        if (strncmp(line, "bus_dropped_total{", 18) == 0)
-            total += strtoll(strrchr(line, ' ') + 1, NULL, 10);
-    free(body);
-    return total;
-}
+//  Messages the bus refused, every reason together (kth_metric's prefix).
+#define S_DROPPED "bus_dropped_total{"
 
 static void test_bad_frames_are_counted_and_the_bus_keeps_serving(void **state)
 {
     pid_t pid = kth_start_service(s_set, "clients", 1);
-    kt_client_t *client = s_client("admin");
-    int64_t before = s_dropped();
+    kt_client_t *client = kth_client(s_set, "admin");
+    int bus_port = kth_http_port(s_set, s_bus);
+    int64_t before = kth_metric(bus_port, S_DROPPED);
+    assert_true(before >= 0);
 
     //  A raw socket with a known key, speaking nonsense.
-    kth_use(s_set, "manager-1");
+    zsock_t *raw = kth_socket(s_set, "manager-1", ZMQ_DEALER, KTH_BUS);
     kt_config_t cfg;
-    char why[256];
-    assert_int_equal(kt_config_load(&cfg, "test", why, sizeof why), 0);
-    zcert_t *cert = kt_cert_load_secret(cfg.cert);
-    char bus_key[41];
-    assert_int_equal(kt_cert_public_key(cfg.bus_cert, bus_key), 0);
-    zsock_t *raw = zsock_new(ZMQ_DEALER);
-    kt_curve_client(raw, cert, bus_key);
-    zsock_set_zap_domain(raw, KT_ZAP_DOMAIN);
-    assert_int_equal(zsock_connect(raw, "%s", cfg.bus), 0);
+    kth_config(s_set, "manager-1", &cfg);
 
     s_send_frames(raw, 1, "garbage");                                   //  too few frames
     s_send_frames(raw, 3, "x", KT_CLIENT_HEADER, "clients");            //  no empty delimiter
@@ -220,14 +179,10 @@ static void test_bad_frames_are_counted_and_the_bus_keeps_serving(void **state)
     free(huge);
 
     //  Each refused message is counted; wait for the counter, not a clock.
-    int64_t deadline = kt_now_ms() + 5000;
-    while (s_dropped() < before + 8 && kt_now_ms() < deadline)
-        zclock_sleep(20);
-    assert_true(s_dropped() >= before + 8);
+    assert_true(kth_wait_metric(bus_port, S_DROPPED, before + 8, 5000));
     //  ... and the bus still serves.
     assert_int_equal(s_status_call(client, "clients", false, 3000, NULL, 0), KT_OK);
     zsock_destroy(&raw);
-    zcert_destroy(&cert);
     kt_client_destroy(&client);
     assert_int_equal(kth_signal(s_set, pid, SIGTERM), 0);
 }
@@ -268,7 +223,7 @@ static void s_run_with_load(const char *service, bool retry, pid_t victim, int s
     s_load_t loads[S_THREADS];
     for (int i = 0; i < S_THREADS; i++) {
         loads[i] = (s_load_t){service, "admin", retry, &stop, &ok, &failed, NULL};
-        loads[i].client = s_client("admin");
+        loads[i].client = kth_client(s_set, "admin");
         pthread_create(&threads[i], NULL, s_load_thread, &loads[i]);
     }
     //  Let requests flow, then strike while they do.
@@ -318,42 +273,28 @@ static void test_sigterm_finishes_in_flight_requests(void **state)
 static void test_unknown_key_gets_no_answer(void **state)
 {
     pid_t pid = kth_start_service(s_set, "clients", 1);
-    kth_use(s_set, "admin");
-    kt_config_t cfg;
-    char why[256];
-    assert_int_equal(kt_config_load(&cfg, "test", why, sizeof why), 0);
     //  A key pair the bus has never seen.
-    zcert_t *stranger = zcert_new();
-    char bus_key[41];
-    assert_int_equal(kt_cert_public_key(cfg.bus_cert, bus_key), 0);
-    zsock_t *sock = zsock_new(ZMQ_DEALER);
-    kt_curve_client(sock, stranger, bus_key);
-    zsock_set_zap_domain(sock, KT_ZAP_DOMAIN);
-    assert_int_equal(zsock_connect(sock, "%s", cfg.bus), 0);
-    kt_request_t req = {.timeout_ms = 1000};
-    snprintf(req.method, sizeof req.method, "Status");
-    kt_request_id_new(req.request_id);
-    size_t len;
-    uint8_t *body = kt_request_encode(&req, &len);
-    zmsg_t *msg = zmsg_new();
-    zmsg_addstr(msg, "");
-    zmsg_addstr(msg, KT_CLIENT_HEADER);
-    zmsg_addstr(msg, "clients");
-    zmsg_addmem(msg, body, len);
+    zsock_t *sock = kth_socket(s_set, NULL, ZMQ_DEALER, KTH_BUS);
+    char request_id[KT_ID_MAX + 1];
     zsock_set_sndtimeo(sock, 500);
-    zmsg_send(&msg, sock);
-    zmsg_destroy(&msg);
-    free(body);
+    kth_send_request(sock, "clients", "Status", 1000, request_id);
     zpoller_t *poller = zpoller_new(sock, NULL);
     assert_null(zpoller_wait(poller, 1500));
     zpoller_destroy(&poller);
     zsock_destroy(&sock);
-    zcert_destroy(&stranger);
     //  A known key still works.
-    kt_client_t *client = s_client("admin");
+    kt_client_t *client = kth_client(s_set, "admin");
     assert_int_equal(s_status_call(client, "clients", false, 3000, NULL, 0), KT_OK);
     kt_client_destroy(&client);
     assert_int_equal(kth_signal(s_set, pid, SIGTERM), 0);
+}
+
+static int s_setup(void **state)
+{
+    s_set = kth_set_new("bus");
+    s_bus = kth_start_bus(s_set);
+    *state = s_set; //  for kth_teardown
+    return 0;
 }
 
 int main(void)
@@ -366,5 +307,5 @@ int main(void)
         cmocka_unit_test(test_kill_one_of_two_instances_loses_no_request),
         cmocka_unit_test(test_sigterm_finishes_in_flight_requests),
     };
-    return cmocka_run_group_tests_name("bus", tests, s_setup, s_teardown);
+    return cmocka_run_group_tests_name("bus", tests, s_setup, kth_teardown);
 }

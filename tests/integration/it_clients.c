@@ -38,23 +38,13 @@ static pid_t s_clients, s_orders, s_receivables;
 static kt_client_t *s_admin, *s_head, *s_m1, *s_m2, *s_orders_svc;
 static int64_t s_t1, s_t2, s_branch;
 
+#define S_WAIT_MS 20000 //  the longest wait for an event to be applied
 #define S_HEAD_ID 1
 #define S_M1_ID   2
 #define S_M2_ID   3
 #define S_LEAD_ID 4
 
 //  ---------------------------------------------------------------- helpers
-
-static kt_client_t *s_client(const char *principal)
-{
-    kth_use(s_set, principal);
-    kt_config_t cfg;
-    char why[256];
-    assert_int_equal(kt_config_load(&cfg, "test", why, sizeof why), 0);
-    kt_client_t *client = kt_client_new(&cfg);
-    assert_non_null(client);
-    return client;
-}
 
 //  Call clients.<method>; returns the status, the reply (caller clears) and
 //  the unpacked payload in *out (caller frees, may be NULL).
@@ -87,65 +77,6 @@ static void s_refused(kt_client_t *c, const char *method, const ProtobufCMessage
     kt_reply_clear(&reply);
 }
 
-static int64_t s_value(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int64_t s_value(const char *fmt, ...)
-{
-    char sql[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(sql, sizeof sql, fmt, ap);
-    va_end(ap);
-    return kth_sql_i64(s_set, sql);
-}
-
-typedef struct {
-    char sql[512];
-    int64_t want;
-} s_cond_t;
-
-static bool s_reached(void *arg)
-{
-    s_cond_t *c = arg;
-    return kth_sql_i64(s_set, c->sql) == c->want;
-}
-
-static void s_wait_equal(int64_t want, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void s_wait_equal(int64_t want, const char *fmt, ...)
-{
-    s_cond_t c = {.want = want};
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(c.sql, sizeof c.sql, fmt, ap);
-    va_end(ap);
-    bool ok = kth_wait_for(s_reached, &c, 20000);
-    if (!ok)
-        print_message("# waited for %s = %" PRId64 ", have %" PRId64 "\n", c.sql, want,
-                      kth_sql_i64(s_set, c.sql));
-    assert_true(ok);
-}
-
-static const kt_stmt_t s_orders_outbox = {
-    "it_orders_outbox", "INSERT INTO orders.outbox (type, payload) VALUES ($1, $2)", 2};
-static const kt_stmt_t s_receivables_outbox = {
-    "it_receivables_outbox", "INSERT INTO receivables.outbox (type, payload) VALUES ($1, $2)", 2};
-
-//  Write an event into a producer's outbox as its handler would.
-static void s_produce(const char *producer, const char *type, const ProtobufCMessage *msg)
-{
-    const kt_stmt_t *stmt =
-        strcmp(producer, "orders") == 0 ? &s_orders_outbox : &s_receivables_outbox;
-    size_t len;
-    uint8_t *buf = kt_msg_pack(msg, &len);
-    assert_non_null(buf);
-    const char *params[] = {type, (const char *)buf};
-    int lengths[] = {0, (int)len};
-    int formats[] = {0, 1};
-    PGresult *res = kt_pg_exec_bin(kth_admin(s_set), stmt, params, lengths, formats);
-    assert_non_null(res);
-    PQclear(res);
-    free(buf);
-}
-
 static int64_t s_order_seq = 1000;
 
 static void s_order(int64_t order_id, int64_t client_id, int64_t manager_id, int64_t total,
@@ -160,7 +91,7 @@ static void s_order(int64_t order_id, int64_t client_id, int64_t manager_id, int
     oc.currency = "EUR";
     oc.total = total;
     oc.confirmed_at_ms = at_ms;
-    s_produce("orders", "OrderConfirmed", &oc.base);
+    kth_outbox(s_set, "orders", "OrderConfirmed", &oc.base);
 }
 
 static int s_tax_seq = 0;
@@ -298,11 +229,11 @@ static int s_setup(void **state)
     s_orders = kth_start_service(s_set, "orders", 1);
     s_receivables = kth_start_service(s_set, "receivables", 1);
     s_clients = kth_start_service(s_set, "clients", 2);
-    s_admin = s_client("admin");
-    s_head = s_client("head-1");
-    s_m1 = s_client("manager-1");
-    s_m2 = s_client("manager-2");
-    s_orders_svc = s_client("orders");
+    s_admin = kth_client(s_set, "admin");
+    s_head = kth_client(s_set, "head-1");
+    s_m1 = kth_client(s_set, "manager-1");
+    s_m2 = kth_client(s_set, "manager-2");
+    s_orders_svc = kth_client(s_set, "orders");
 
     Kontor__Clients__Branch b = KONTOR__CLIENTS__BRANCH__INIT;
     b.code = "NORTH";
@@ -343,9 +274,11 @@ static int s_teardown(void **state)
 
 static void test_seed_managers_carry_the_principals_ids(void **state)
 {
-    assert_int_equal(s_value("SELECT count(*) FROM clients.managers WHERE id IN (1, 2, 3, 4)"), 4);
     assert_int_equal(
-        s_value("SELECT count(*) FROM clients.managers WHERE id = 1 AND role = 'head'"), 1);
+        kth_sql_i64f(s_set, "SELECT count(*) FROM clients.managers WHERE id IN (1, 2, 3, 4)"), 4);
+    assert_int_equal(
+        kth_sql_i64f(s_set, "SELECT count(*) FROM clients.managers WHERE id = 1 AND role = 'head'"),
+        1);
     //  Only heads and admins seed.
     Kontor__Clients__Manager m = KONTOR__CLIENTS__MANAGER__INIT;
     m.id = 9;
@@ -354,7 +287,7 @@ static void test_seed_managers_carry_the_principals_ids(void **state)
     m.branch_id = s_branch;
     s_refused(s_m1, "UpsertManager", &m.base, &kontor__clients__manager__descriptor,
               KT_PERMISSION_DENIED, NULL, "role_required");
-    assert_int_equal(s_value("SELECT count(*) FROM clients.managers WHERE id = 9"), 0);
+    assert_int_equal(kth_sql_i64f(s_set, "SELECT count(*) FROM clients.managers WHERE id = 9"), 0);
 }
 
 static void test_card_lifecycle(void **state)
@@ -391,8 +324,9 @@ static void test_card_lifecycle(void **state)
     stored = kth_sql_value(s_set, sql);
     assert_string_equal(stored, name);
     free(stored);
-    assert_int_equal(s_value("SELECT count(*) FROM clients.outbox WHERE type = 'ClientChanged'"
-                             " AND created_at > now() - interval '1 minute'") > 0,
+    assert_int_equal(kth_sql_i64f(s_set,
+                                  "SELECT count(*) FROM clients.outbox WHERE type = 'ClientChanged'"
+                                  " AND created_at > now() - interval '1 minute'") > 0,
                      1);
 
     //  A duplicate tax id is refused, naming the client that has it.
@@ -406,8 +340,8 @@ static void test_card_lifecycle(void **state)
     snprintf(want, sizeof want, "client %" PRId64, id);
     assert_non_null(strstr(reply.message, want));
     kt_reply_clear(&reply);
-    assert_int_equal(s_value("SELECT count(*) FROM clients.clients WHERE tax_id = '7701234567'"),
-                     1);
+    assert_int_equal(
+        kth_sql_i64f(s_set, "SELECT count(*) FROM clients.clients WHERE tax_id = '7701234567'"), 1);
 
     //  A contact with a birthday.
     Kontor__Clients__Contact ct = KONTOR__CLIENTS__CONTACT__INIT;
@@ -514,7 +448,7 @@ static void test_search_finds_literally(void **state)
     assert_int_equal(s_found("'", "O'Brien & Sons") >= 2, 1); //  also Robert');
     assert_int_equal(s_found("\"quote\"", "50\"Quote\" Co"), 1);
     assert_int_equal(s_found("'); DROP TABLE clients;--", "Robert'); DROP TABLE clients;--"), 1);
-    assert_int_equal(s_value("SELECT count(*) FROM clients.clients") >= 9, 1);
+    assert_int_equal(kth_sql_i64f(s_set, "SELECT count(*) FROM clients.clients") >= 9, 1);
     //  Cyrillic folds: any case finds both.
     assert_int_equal(s_found("ромашка", "ООО Ромашка"), 2);
     assert_int_equal(s_found("РОМ", "Ромашка-Плюс"), 2);
@@ -622,8 +556,9 @@ static void test_two_updates_from_one_version_one_wins(void **state)
         s_racer_t *loser = ra.status == KT_OK ? &rb : &ra;
         assert_int_equal(loser->status, KT_ABORTED);
         assert_string_equal(loser->reason, "stale_version");
-        assert_int_equal(s_value("SELECT version FROM clients.clients WHERE id = %" PRId64, c->id),
-                         v->card->version + 1);
+        assert_int_equal(
+            kth_sql_i64f(s_set, "SELECT version FROM clients.clients WHERE id = %" PRId64, c->id),
+            v->card->version + 1);
         char sql[128];
         snprintf(sql, sizeof sql, "SELECT segment FROM clients.clients WHERE id = %" PRId64, c->id);
         char *seg = kth_sql_value(s_set, sql);
@@ -640,7 +575,8 @@ static void test_terms_change_needs_a_head_and_emits_once(void **state)
 {
     Kontor__Clients__ClientCard *c = s_create(s_m1, "Terms & Conditions", s_t2, 0);
     int64_t id = c->id;
-    int64_t events = s_value("SELECT count(*) FROM clients.outbox WHERE type = 'TermsChanged'");
+    int64_t events =
+        kth_sql_i64f(s_set, "SELECT count(*) FROM clients.outbox WHERE type = 'TermsChanged'");
     Kontor__Money limit = KONTOR__MONEY__INIT;
     limit.units = 5000000;
     limit.currency = "EUR";
@@ -672,8 +608,9 @@ static void test_terms_change_needs_a_head_and_emits_once(void **state)
     assert_string_equal(tr->contract->number, "Д-2030/17");
     kt_msg_free(out);
     //  Exactly one TermsChanged, carrying the new terms, who and why.
-    assert_int_equal(s_value("SELECT count(*) FROM clients.outbox WHERE type = 'TermsChanged'"),
-                     events + 1);
+    assert_int_equal(
+        kth_sql_i64f(s_set, "SELECT count(*) FROM clients.outbox WHERE type = 'TermsChanged'"),
+        events + 1);
     char *hex = kth_sql_value(s_set, "SELECT encode(payload, 'hex') FROM clients.outbox"
                                      " WHERE type = 'TermsChanged' ORDER BY id DESC LIMIT 1");
     assert_non_null(hex);
@@ -692,11 +629,13 @@ static void test_terms_change_needs_a_head_and_emits_once(void **state)
     kt_msg_free(&ev->base);
     free(bytes);
     free(hex);
-    assert_int_equal(s_value("SELECT count(*) FROM clients.terms_history WHERE client_id = %" PRId64
-                             " AND changed_by = 'head-1' AND why = 'годовой договор'"
-                             " AND before->>'discount_bp' = '0' AND after->>'discount_bp' = '750'",
-                             id),
-                     1);
+    assert_int_equal(
+        kth_sql_i64f(s_set,
+                     "SELECT count(*) FROM clients.terms_history WHERE client_id = %" PRId64
+                     " AND changed_by = 'head-1' AND why = 'годовой договор'"
+                     " AND before->>'discount_bp' = '0' AND after->>'discount_bp' = '750'",
+                     id),
+        1);
     //  orders reads the terms with its own key.
     Kontor__Clients__GetTermsRequest g = KONTOR__CLIENTS__GET_TERMS_REQUEST__INIT;
     g.client_id = id;
@@ -732,8 +671,9 @@ static void test_terms_change_needs_a_head_and_emits_once(void **state)
     limit.units = 8000001;
     s_refused(s_admin, "SetTerms", &t.base, &kontor__clients__terms_reply__descriptor,
               KT_PERMISSION_DENIED, "credit_limit", "role_required");
-    assert_int_equal(s_value("SELECT count(*) FROM clients.outbox WHERE type = 'TermsChanged'"),
-                     events + 2);
+    assert_int_equal(
+        kth_sql_i64f(s_set, "SELECT count(*) FROM clients.outbox WHERE type = 'TermsChanged'"),
+        events + 2);
     Kontor__Clients__ClientView *v = s_view(s_m1, id);
     assert_non_null(v->latest_credit_check);
     assert_int_equal(v->latest_credit_check->score, 720);
@@ -742,7 +682,8 @@ static void test_terms_change_needs_a_head_and_emits_once(void **state)
     kt_msg_free(&v->base);
 
     //  Bad terms change nothing.
-    int64_t version = s_value("SELECT version FROM clients.clients WHERE id = %" PRId64, id);
+    int64_t version =
+        kth_sql_i64f(s_set, "SELECT version FROM clients.clients WHERE id = %" PRId64, id);
     limit.units = -1;
     s_refused(s_head, "SetTerms", &t.base, &kontor__clients__terms_reply__descriptor,
               KT_INVALID_ARGUMENT, "credit_limit.units", NULL);
@@ -762,10 +703,12 @@ static void test_terms_change_needs_a_head_and_emits_once(void **state)
     limit.currency = "eur";
     s_refused(s_head, "SetTerms", &t.base, &kontor__clients__terms_reply__descriptor,
               KT_INVALID_ARGUMENT, "credit_limit.currency", NULL);
-    assert_int_equal(s_value("SELECT version FROM clients.clients WHERE id = %" PRId64, id),
-                     version);
-    assert_int_equal(s_value("SELECT count(*) FROM clients.outbox WHERE type = 'TermsChanged'"),
-                     events + 2);
+    assert_int_equal(
+        kth_sql_i64f(s_set, "SELECT version FROM clients.clients WHERE id = %" PRId64, id),
+        version);
+    assert_int_equal(
+        kth_sql_i64f(s_set, "SELECT count(*) FROM clients.outbox WHERE type = 'TermsChanged'"),
+        events + 2);
     kt_msg_free(&c->base);
 }
 
@@ -776,23 +719,33 @@ static void test_first_order_moves_a_prospect_to_the_territory_lead(void **state
     Kontor__Clients__ClientCard *c = s_create(s_m1, "Новый Клиент", s_t1, 0);
     int64_t id = c->id;
     assert_int_equal(c->manager_id, S_M1_ID);
-    int64_t changed = s_value("SELECT count(*) FROM clients.outbox WHERE type = 'ClientChanged'");
+    int64_t changed =
+        kth_sql_i64f(s_set, "SELECT count(*) FROM clients.outbox WHERE type = 'ClientChanged'");
     s_order(++s_order_seq, id, S_M1_ID, 12345, 0);
-    s_wait_equal(S_LEAD_ID, "SELECT manager_id FROM clients.clients WHERE id = %" PRId64, id);
-    assert_int_equal(s_value("SELECT count(*) FROM clients.clients WHERE id = %" PRId64
-                             " AND status = 'active' AND found_by_manager_id = 2 AND version = 2",
-                             id),
-                     1);
-    assert_int_equal(s_value("SELECT count(*) FROM clients.assignments WHERE client_id = %" PRId64
-                             " AND from_manager_id = 2 AND to_manager_id = 4 AND by = 'orders'",
-                             id),
-                     1);
-    assert_int_equal(s_value("SELECT count(*) FROM clients.outbox WHERE type = 'ClientChanged'"),
-                     changed + 1);
+    assert_true(kth_wait_sqlf(s_set, S_LEAD_ID, S_WAIT_MS,
+                              "SELECT manager_id FROM clients.clients WHERE id = %" PRId64, id));
+    assert_int_equal(
+        kth_sql_i64f(s_set,
+                     "SELECT count(*) FROM clients.clients WHERE id = %" PRId64
+                     " AND status = 'active' AND found_by_manager_id = 2 AND version = 2",
+                     id),
+        1);
+    assert_int_equal(
+        kth_sql_i64f(s_set,
+                     "SELECT count(*) FROM clients.assignments WHERE client_id = %" PRId64
+                     " AND from_manager_id = 2 AND to_manager_id = 4 AND by = 'orders'",
+                     id),
+        1);
+    assert_int_equal(
+        kth_sql_i64f(s_set, "SELECT count(*) FROM clients.outbox WHERE type = 'ClientChanged'"),
+        changed + 1);
     //  A second order changes neither status nor manager again.
     s_order(++s_order_seq, id, S_M1_ID, 100, 0);
-    s_wait_equal(2, "SELECT count(*) FROM clients.order_facts WHERE client_id = %" PRId64, id);
-    assert_int_equal(s_value("SELECT version FROM clients.clients WHERE id = %" PRId64, id), 2);
+    assert_true(kth_wait_sqlf(s_set, 2, S_WAIT_MS,
+                              "SELECT count(*) FROM clients.order_facts WHERE client_id = %" PRId64,
+                              id));
+    assert_int_equal(
+        kth_sql_i64f(s_set, "SELECT version FROM clients.clients WHERE id = %" PRId64, id), 2);
     Kontor__Clients__ClientView *v = s_view(s_m1, id);
     assert_int_equal(v->n_last_orders, 2);
     assert_int_equal(v->card->status, KONTOR__CLIENTS__CLIENT_STATUS__ACTIVE);
@@ -816,18 +769,20 @@ static void test_balance_summary_from_receivables(void **state)
     inv.client_id = c->id;
     inv.amount = &amount;
     amount.units = 10000;
-    s_produce("receivables", "InvoiceIssued", &inv.base);
-    s_produce("receivables", "InvoiceIssued", &inv.base); //  duplicated
+    kth_outbox(s_set, "receivables", "InvoiceIssued", &inv.base);
+    kth_outbox(s_set, "receivables", "InvoiceIssued", &inv.base); //  duplicated
     inv.invoice_id = 502;
     amount.units = 2500;
-    s_produce("receivables", "InvoiceIssued", &inv.base);
+    kth_outbox(s_set, "receivables", "InvoiceIssued", &inv.base);
     Kontor__Receivables__PaymentRecorded pay = KONTOR__RECEIVABLES__PAYMENT_RECORDED__INIT;
     pay.payment_id = 77;
     pay.client_id = c->id;
     pay.amount = &amount;
     amount.units = 4000;
-    s_produce("receivables", "PaymentRecorded", &pay.base);
-    s_wait_equal(4, "SELECT last_seq FROM clients.event_offsets WHERE producer = 'receivables'");
+    kth_outbox(s_set, "receivables", "PaymentRecorded", &pay.base);
+    assert_true(
+        kth_wait_sqlf(s_set, 4, S_WAIT_MS,
+                      "SELECT last_seq FROM clients.event_offsets WHERE producer = 'receivables'"));
     Kontor__Clients__ClientView *v = s_view(s_m2, c->id);
     assert_int_equal(v->n_balances, 1);
     assert_string_equal(v->balances[0]->currency, "EUR");
@@ -897,34 +852,38 @@ static void test_plan_against_actual_survives_duplicates_and_replay(void **state
     s_order(dup, x->id, S_M2_ID, 30000, S_MAY_MS + 3600000); //  duplicated event
     s_order(++s_order_seq, y->id, S_M2_ID, 5000, S_MAY_MS + 7200000);
     s_order(++s_order_seq, x->id, S_M2_ID, 1, S_JUNE_MS);
-    int64_t last = s_value("SELECT count(*) FROM orders.outbox");
-    s_wait_equal(last, "SELECT last_seq FROM clients.event_offsets WHERE producer = 'orders'");
+    int64_t last = kth_sql_i64f(s_set, "SELECT count(*) FROM orders.outbox");
+    assert_true(
+        kth_wait_sqlf(s_set, last, S_WAIT_MS,
+                      "SELECT last_seq FROM clients.event_offsets WHERE producer = 'orders'"));
 
     Kontor__Clients__PlanReportReply *rep = s_report(S_M2_ID, 0);
     s_check_may(rep);
     kt_msg_free(&rep->base);
-    int64_t versions = s_value("SELECT sum(version) FROM clients.clients");
-    int64_t outbox = s_value("SELECT count(*) FROM clients.outbox");
+    int64_t versions = kth_sql_i64f(s_set, "SELECT sum(version) FROM clients.clients");
+    int64_t outbox = kth_sql_i64f(s_set, "SELECT count(*) FROM clients.outbox");
 
     //  Replay the whole orders stream: reset the offset, restart clients.
     kth_signal(s_set, s_clients, SIGTERM);
-    assert_int_equal(kt_pg_command(kth_admin(s_set), "UPDATE clients.event_offsets SET last_seq = 0"
-                                                     " WHERE producer = 'orders'"),
-                     0);
+    kth_sql_exec(s_set, "UPDATE clients.event_offsets SET last_seq = 0"
+                        " WHERE producer = 'orders'");
     s_clients = kth_start_service(s_set, "clients", 2);
-    s_wait_equal(last, "SELECT last_seq FROM clients.event_offsets WHERE producer = 'orders'");
+    assert_true(
+        kth_wait_sqlf(s_set, last, S_WAIT_MS,
+                      "SELECT last_seq FROM clients.event_offsets WHERE producer = 'orders'"));
     rep = s_report(S_M2_ID, 0);
     s_check_may(rep);
     kt_msg_free(&rep->base);
-    assert_int_equal(s_value("SELECT sum(version) FROM clients.clients"), versions);
-    assert_int_equal(s_value("SELECT count(*) FROM clients.outbox"), outbox);
+    assert_int_equal(kth_sql_i64f(s_set, "SELECT sum(version) FROM clients.clients"), versions);
+    assert_int_equal(kth_sql_i64f(s_set, "SELECT count(*) FROM clients.outbox"), outbox);
 
     //  The branch report has every manager of the branch; the total counts once.
     rep = s_report(0, s_branch);
     assert_true(rep->n_lines >= 4);
-    assert_int_equal(rep->total->new_clients,
-                     s_value("SELECT count(*) FROM clients.order_facts WHERE first_order"
-                             " AND confirmed_at >= '2030-05-01' AND confirmed_at < '2030-06-01'"));
+    assert_int_equal(
+        rep->total->new_clients,
+        kth_sql_i64f(s_set, "SELECT count(*) FROM clients.order_facts WHERE first_order"
+                            " AND confirmed_at >= '2030-05-01' AND confirmed_at < '2030-06-01'"));
     kt_msg_free(&rep->base);
     //  A manager reads only their own.
     Kontor__Clients__PlanReportRequest r = KONTOR__CLIENTS__PLAN_REPORT_REQUEST__INIT;
@@ -1084,9 +1043,10 @@ static void test_complaint_transitions_are_guarded(void **state)
     m.status = KONTOR__CLIENTS__COMPLAINT_STATUS__COMPLAINT_OPEN;
     s_refused(s_m1, "MoveComplaint", &m.base, &kontor__clients__complaint__descriptor,
               KT_INVALID_ARGUMENT, "status", NULL);
-    assert_int_equal(s_value("SELECT count(*) FROM clients.complaints WHERE id = %" PRId64
-                             " AND status = 'resolved'",
-                             id),
+    assert_int_equal(kth_sql_i64f(s_set,
+                                  "SELECT count(*) FROM clients.complaints WHERE id = %" PRId64
+                                  " AND status = 'resolved'",
+                                  id),
                      1);
     v = s_view(s_m1, c->id);
     assert_int_equal(v->n_open_complaints, 0);
@@ -1098,12 +1058,12 @@ static void test_complaint_transitions_are_guarded(void **state)
 
 static int64_t s_fingerprint(void)
 {
-    return s_value("SELECT (SELECT count(*) FROM clients.clients)"
-                   " + (SELECT coalesce(sum(version), 0) FROM clients.clients)"
-                   " + (SELECT count(*) FROM clients.contacts)"
-                   " + (SELECT count(*) FROM clients.outbox)"
-                   " + (SELECT count(*) FROM clients.terms_history)"
-                   " + (SELECT count(*) FROM clients.activities)");
+    return kth_sql_i64f(s_set, "SELECT (SELECT count(*) FROM clients.clients)"
+                               " + (SELECT coalesce(sum(version), 0) FROM clients.clients)"
+                               " + (SELECT count(*) FROM clients.contacts)"
+                               " + (SELECT count(*) FROM clients.outbox)"
+                               " + (SELECT count(*) FROM clients.terms_history)"
+                               " + (SELECT count(*) FROM clients.activities)");
 }
 
 static void test_bad_input_is_refused_and_changes_nothing(void **state)

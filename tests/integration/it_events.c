@@ -22,8 +22,6 @@
 #include <string.h>
 
 #include "kontor.pb-c.h"
-#include "kt_auth.h"
-#include "kt_config.h"
 #include "kt_harness.h"
 #include "kt_metrics.h"
 #include "kt_proto.h"
@@ -31,11 +29,6 @@
 
 static kth_set_t *s_set;
 static pid_t s_orders;
-
-static void s_sql(const char *sql)
-{
-    assert_int_equal(kt_pg_command(kth_admin(s_set), sql), 0);
-}
 
 static int64_t s_value(const char *sql)
 {
@@ -45,15 +38,7 @@ static int64_t s_value(const char *sql)
 //  Write `n` events into the orders outbox, `per_tx` to a transaction.
 static void s_produce(int n, int per_tx)
 {
-    char sql[256];
-    for (int done = 0; done < n; done += per_tx) {
-        int k = n - done < per_tx ? n - done : per_tx;
-        snprintf(sql, sizeof sql,
-                 "INSERT INTO orders.outbox (type, payload)"
-                 " SELECT 'TestEvent', int8send(g) FROM generate_series(1, %d) g",
-                 k);
-        s_sql(sql);
-    }
+    kth_outbox_fill(s_set, "orders", "TestEvent", n, per_tx);
 }
 
 static pid_t s_start_sink(void)
@@ -62,25 +47,9 @@ static pid_t s_start_sink(void)
     return kth_spawn(s_set, "clients", "event_sink", argv);
 }
 
-typedef struct {
-    const char *sql;
-    int64_t want;
-} s_cond_t;
-
-static bool s_reached(void *arg)
-{
-    s_cond_t *c = arg;
-    return s_value(c->sql) >= c->want;
-}
-
 static void s_wait_value(const char *sql, int64_t want, int timeout_ms)
 {
-    s_cond_t c = {sql, want};
-    bool ok = kth_wait_for(s_reached, &c, timeout_ms);
-    if (!ok)
-        print_message("# waited for %s >= %lld, have %lld\n", sql, (long long) want,
-                      (long long) s_value(sql));
-    assert_true(ok);
+    assert_true(kth_wait_sql_min(s_set, sql, want, timeout_ms));
 }
 
 //  The sink's table holds exactly seq 1..n of orders, each once.
@@ -102,19 +71,17 @@ static int s_setup(void **state)
     kth_start_service(s_set, "clients", 1);
     //  The sink's schema: what the framework gives a service's schema for
     //  consuming (event_offsets), plus the table it records into.
-    s_sql("CREATE SCHEMA sink AUTHORIZATION kontor_clients");
-    s_sql("CREATE TABLE sink.event_offsets (producer text PRIMARY KEY,"
-          " last_seq bigint NOT NULL DEFAULT 0, applied_at timestamptz NOT NULL DEFAULT now())");
-    s_sql("CREATE TABLE sink.event_sink (producer text, seq bigint, type text,"
-          " applied_at timestamptz DEFAULT clock_timestamp(), PRIMARY KEY (producer, seq))");
-    s_sql("ALTER TABLE sink.event_offsets OWNER TO kontor_clients");
-    s_sql("ALTER TABLE sink.event_sink OWNER TO kontor_clients");
-    return 0;
-}
-
-static int s_teardown(void **state)
-{
-    kth_set_destroy(&s_set);
+    kth_sql_exec(s_set, "CREATE SCHEMA sink AUTHORIZATION kontor_clients");
+    kth_sql_exec(
+        s_set,
+        "CREATE TABLE sink.event_offsets (producer text PRIMARY KEY,"
+        " last_seq bigint NOT NULL DEFAULT 0, applied_at timestamptz NOT NULL DEFAULT now())");
+    kth_sql_exec(s_set,
+                 "CREATE TABLE sink.event_sink (producer text, seq bigint, type text,"
+                 " applied_at timestamptz DEFAULT clock_timestamp(), PRIMARY KEY (producer, seq))");
+    kth_sql_exec(s_set, "ALTER TABLE sink.event_offsets OWNER TO kontor_clients");
+    kth_sql_exec(s_set, "ALTER TABLE sink.event_sink OWNER TO kontor_clients");
+    *state = s_set; //  for kth_teardown
     return 0;
 }
 
@@ -211,19 +178,8 @@ static void test_relay_killed_mid_stream_loses_nothing(void **state)
 static void test_two_producer_instances_publish_each_event_once_in_order(void **state)
 {
     pid_t second = kth_start_service(s_set, "orders", 1);
-    kth_use(s_set, "admin");
-    kt_config_t cfg;
-    char why[256];
-    assert_int_equal(kt_config_load(&cfg, "test", why, sizeof why), 0);
-    zcert_t *cert = kt_cert_load_secret(cfg.cert);
-    char bus_key[41];
-    assert_int_equal(kt_cert_public_key(cfg.bus_cert, bus_key), 0);
-    zsock_t *sub = zsock_new(ZMQ_SUB);
-    kt_curve_client(sub, cert, bus_key);
-    zsock_set_zap_domain(sub, KT_ZAP_DOMAIN);
-    zsock_set_rcvhwm(sub, 0);
+    zsock_t *sub = kth_socket(s_set, "admin", ZMQ_SUB, KTH_EVENTS_OUT);
     zsock_set_subscribe(sub, "orders.TestEvent");
-    assert_int_equal(zsock_connect(sub, "%s", cfg.events_out), 0);
     //  The subscription must reach the bus before the events do: produce
     //  single events until one arrives.
     uint64_t last = 0;
@@ -278,7 +234,6 @@ static void test_two_producer_instances_publish_each_event_once_in_order(void **
     assert_true(seen >= 3000);
     zpoller_destroy(&poller);
     zsock_destroy(&sub);
-    zcert_destroy(&cert);
     kth_signal(s_set, second, SIGTERM);
 }
 
@@ -288,17 +243,7 @@ static void test_malformed_event_is_skipped_without_stopping_the_consumer(void *
     int64_t before = s_value("SELECT last_seq FROM orders.outbox_state");
     s_wait_value("SELECT count(*) FROM sink.event_sink", before, 60000);
     //  Publish garbage as the orders service would: its own key, its topic.
-    kth_use(s_set, "orders");
-    kt_config_t cfg;
-    char why[256];
-    assert_int_equal(kt_config_load(&cfg, "orders", why, sizeof why), 0);
-    zcert_t *cert = kt_cert_load_secret(cfg.cert);
-    char bus_key[41];
-    assert_int_equal(kt_cert_public_key(cfg.bus_cert, bus_key), 0);
-    zsock_t *pub = zsock_new(ZMQ_PUB);
-    kt_curve_client(pub, cert, bus_key);
-    zsock_set_zap_domain(pub, KT_ZAP_DOMAIN);
-    assert_int_equal(zsock_connect(pub, "%s", cfg.events_in), 0);
+    zsock_t *pub = kth_socket(s_set, "orders", ZMQ_PUB, KTH_EVENTS_IN);
     for (int i = 0; i < 50; i++) {
         zstr_sendx(pub, "orders.TestEvent", "\xff\xff\x01 not protobuf", NULL);
         zstr_sendx(pub, "orders.TestEvent", NULL);
@@ -309,7 +254,6 @@ static void test_malformed_event_is_skipped_without_stopping_the_consumer(void *
     s_wait_value("SELECT count(*) FROM sink.event_sink", before + 100, 60000);
     s_check_exactly_once(before + 100);
     zsock_destroy(&pub);
-    zcert_destroy(&cert);
     kth_signal(s_set, sink, SIGTERM);
 }
 
@@ -323,5 +267,5 @@ int main(void)
         cmocka_unit_test(test_two_producer_instances_publish_each_event_once_in_order),
         cmocka_unit_test(test_malformed_event_is_skipped_without_stopping_the_consumer),
     };
-    return cmocka_run_group_tests_name("events", tests, s_setup, s_teardown);
+    return cmocka_run_group_tests_name("events", tests, s_setup, kth_teardown);
 }

@@ -35,10 +35,6 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/lsan_interface.h>
-#endif
-
 #include "kt_harness.h"
 
 #define S_PROGRAM      "kontor-events"
@@ -53,56 +49,18 @@ static kth_set_t *s_set;
 
 //  ---------------------------------------------------------------- helpers
 
-static void s_sql(const char *sql)
-{
-    assert_int_equal(kt_pg_command(kth_admin(s_set), sql), 0);
-}
-
-static int64_t s_value(const char *sql)
-{
-    return kth_sql_i64(s_set, sql);
-}
-
 //  Write `n` events of `type` into the orders outbox, `per_tx` to a transaction.
 static void s_produce(int n, int per_tx, const char *type)
 {
-    char sql[256];
-    for (int done = 0; done < n; done += per_tx) {
-        int k = n - done < per_tx ? n - done : per_tx;
-        snprintf(sql, sizeof sql,
-                 "INSERT INTO orders.outbox (type, payload)"
-                 " SELECT '%s', int8send(g) FROM generate_series(1, %d) g",
-                 type, k);
-        s_sql(sql);
-    }
-}
-
-typedef struct {
-    const char *sql;
-    int64_t want;
-} s_cond_t;
-
-static bool s_reached(void *arg)
-{
-    s_cond_t *c = arg;
-    return s_value(c->sql) >= c->want;
-}
-
-static void s_wait_value(const char *sql, int64_t want)
-{
-    s_cond_t c = {sql, want};
-    bool ok = kth_wait_for(s_reached, &c, S_WAIT_MS);
-    if (!ok)
-        print_message("# waited for %s >= %lld, have %lld\n", sql, (long long)want,
-                      (long long)s_value(sql));
-    assert_true(ok);
+    kth_outbox_fill(s_set, "orders", type, n, per_tx);
 }
 
 //  Every event written so far has its seq: returns the last one.
 static int64_t s_published(void)
 {
-    s_wait_value("SELECT (count(*) = 0)::int FROM orders.outbox WHERE seq IS NULL", 1);
-    return s_value("SELECT last_seq FROM orders.outbox_state");
+    assert_true(kth_wait_sql_min(
+        s_set, "SELECT (count(*) = 0)::int FROM orders.outbox WHERE seq IS NULL", 1, S_WAIT_MS));
+    return kth_sql_i64(s_set, "SELECT last_seq FROM orders.outbox_state");
 }
 
 static char *s_path(const char *name)
@@ -172,21 +130,12 @@ static char *s_expected(int64_t from, int64_t to, const char *type)
     return text;
 }
 
-//  Run kontor-events as wms-1 to completion; its exit status. kth_run never
-//  frees the program path it builds (tests/lib/kt_harness.c,
-//  s_program_path): keep that harness leak out of this test's verdict until
-//  the harness frees it. kontor-events itself runs under its own sanitizer:
-//  a leak there is a non-zero exit status.
+//  Run kontor-events as wms-1 to completion; its exit status. kontor-events
+//  itself runs under its own sanitizer: a leak there is a non-zero exit
+//  status.
 static int s_run(const char *const *argv, char **out, char **err)
 {
-#if defined(__SANITIZE_ADDRESS__)
-    __lsan_disable();
-#endif
-    int rc = kth_run(s_set, S_PRINCIPAL, S_PROGRAM, argv, NULL, out, err);
-#if defined(__SANITIZE_ADDRESS__)
-    __lsan_enable();
-#endif
-    return rc;
+    return kth_run(s_set, S_PRINCIPAL, S_PROGRAM, argv, NULL, out, err);
 }
 
 //  The seqs of the event lines in `text`, in the order printed. Only whole
@@ -473,12 +422,12 @@ static void test_type_filter_prints_only_those_types_and_still_advances(void **s
 //  file is left as it was; nothing is printed.
 static void test_offset_behind_retention_exits_3_naming_the_oldest_kept(void **state)
 {
-    s_sql("UPDATE orders.outbox_state SET oldest_seq = 100");
+    kth_sql_exec(s_set, "UPDATE orders.outbox_state SET oldest_seq = 100");
     char *offsets = s_path("expired.offset");
     const char *argv[] = {"--from", "50", "--offset-file", offsets, "orders", NULL};
     char *out = NULL, *err = NULL;
     int rc = s_run(argv, &out, &err);
-    s_sql("UPDATE orders.outbox_state SET oldest_seq = 1");
+    kth_sql_exec(s_set, "UPDATE orders.outbox_state SET oldest_seq = 1");
     print_message("# exit %d, stderr:\n%s", rc, err);
     assert_int_equal(rc, 3);
     assert_string_equal(out, "");
@@ -497,13 +446,7 @@ static void test_principal_not_allowed_to_catch_up_exits_1(void **state)
 {
     const char *argv[] = {"--count", "1", "orders", NULL};
     char *out = NULL, *err = NULL;
-#if defined(__SANITIZE_ADDRESS__)
-    __lsan_disable(); //  kth_run's own leak, as in s_run
-#endif
     int rc = kth_run(s_set, "manager-1", S_PROGRAM, argv, NULL, &out, &err);
-#if defined(__SANITIZE_ADDRESS__)
-    __lsan_enable();
-#endif
     print_message("# exit %d, stderr:\n%s", rc, err);
     assert_int_equal(rc, 1);
     assert_string_equal(out, "");

@@ -4,8 +4,9 @@
  *  owned by that service's role, and no role able to touch another's schema
  *  (docs/security.md: one PostgreSQL role per service, rights on its own
  *  schema only). Also checks the harness's own tools that other tests lean
- *  on: kth_http_get on a closed port and on a live one, and starting and
- *  stopping the bus when it has been built.
+ *  on: kth_http_get on a closed port and on a live one, kth_metric, the SQL
+ *  helpers and their waits, and starting and stopping the bus when it has
+ *  been built.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kt_harness.h"
@@ -32,13 +34,6 @@ static int s_setup(void **state)
 {
     *state = kth_set_new("harness");
     return *state ? 0 : -1;
-}
-
-static int s_teardown(void **state)
-{
-    kth_set_t *set = *state;
-    kth_set_destroy(&set);
-    return 0;
 }
 
 //  Connect as a service's role over TCP with the run's passfile.
@@ -149,17 +144,21 @@ static void http_get_on_a_closed_port_returns_minus_one(void **state)
     assert_null(body);
 }
 
-//  A one-shot HTTP server: answers one request with a fixed response.
+//  A small HTTP server: answers `count` requests, one after the other, with
+//  a fixed response.
 typedef struct {
     int listener;         //  listening socket
     const char *response; //  what to send back
+    int count;            //  requests to answer
 } s_server_t;
 
-static void *s_serve_once(void *arg)
+static void *s_serve(void *arg)
 {
     s_server_t *server = arg;
-    int fd = accept(server->listener, NULL, NULL);
-    if (fd >= 0) {
+    for (int i = 0; i < server->count; i++) {
+        int fd = accept(server->listener, NULL, NULL);
+        if (fd < 0)
+            break;
         char request[1024];
         ssize_t unused = recv(fd, request, sizeof request, 0);
         (void)unused;
@@ -169,21 +168,29 @@ static void *s_serve_once(void *arg)
     return NULL;
 }
 
-static void http_get_returns_status_and_body(void **state)
+//  A socket listening on 127.0.0.1:port.
+static int s_listen(int port)
 {
-    (void)state;
-    int port = kth_free_port();
     int listener = socket(AF_INET, SOCK_STREAM, 0);
     assert_true(listener >= 0);
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     assert_int_equal(bind(listener, (struct sockaddr *)&addr, sizeof addr), 0);
     assert_int_equal(listen(listener, 1), 0);
+    return listener;
+}
+
+static void http_get_returns_status_and_body(void **state)
+{
+    (void)state;
+    int port = kth_free_port();
+    int listener = s_listen(port);
     s_server_t server = {listener,
                          "HTTP/1.0 503 Service Unavailable\r\nContent-Type: text/plain\r\n\r\n"
-                         "not ready: bus\n"};
+                         "not ready: bus\n",
+                         1};
     pthread_t thread;
-    assert_int_equal(pthread_create(&thread, NULL, s_serve_once, &server), 0);
+    assert_int_equal(pthread_create(&thread, NULL, s_serve, &server), 0);
     char *body = NULL;
     int status = kth_http_get(port, "/readyz", &body);
     pthread_join(thread, NULL);
@@ -192,6 +199,65 @@ static void http_get_returns_status_and_body(void **state)
     assert_non_null(body);
     assert_string_equal(body, "not ready: bus\n");
     free(body);
+}
+
+//  kth_metric sums the series a prefix names, and says -1 when there is
+//  none; kth_wait_metric sees a sum that is there.
+static void metric_sums_the_series_a_prefix_names(void **state)
+{
+    (void)state;
+    int port = kth_free_port();
+    assert_int_equal(kth_metric(port, "bus_dropped_total{"), -1); //  nothing listens yet
+    int listener = s_listen(port);
+    s_server_t server = {listener,
+                         "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n"
+                         "# TYPE bus_dropped_total counter\n"
+                         "bus_dropped_total{reason=\"frame\"} 3\n"
+                         "bus_dropped_total{reason=\"principal\"} 4\n"
+                         "bus_dropped_total_other 100\n"
+                         "bus_events_total 9\n",
+                         4};
+    pthread_t thread;
+    assert_int_equal(pthread_create(&thread, NULL, s_serve, &server), 0);
+    int64_t all = kth_metric(port, "bus_dropped_total{");
+    int64_t one = kth_metric(port, "bus_dropped_total{reason=\"principal\"} ");
+    int64_t none = kth_metric(port, "bus_requests_total{");
+    bool reached = kth_wait_metric(port, "bus_dropped_total{", 7, 1000);
+    pthread_join(thread, NULL);
+    close(listener);
+    assert_int_equal(all, 7);
+    assert_int_equal(one, 4);
+    assert_int_equal(none, -1);
+    assert_true(reached);
+}
+
+//  The SQL helpers: exec, printf-style values, and waits that see a value
+//  or time out.
+static void sql_helpers_run_format_and_wait(void **state)
+{
+    kth_set_t *set = *state;
+    kth_sql_exec(set, "CREATE TABLE public.kth_probe (x int); INSERT INTO public.kth_probe "
+                      "VALUES (5), (7)");
+    assert_int_equal(kth_sql_i64f(set, "SELECT sum(x) FROM public.kth_probe WHERE x > %d", 5), 7);
+    char *text = kth_sql_valuef(set,
+                                "SELECT string_agg(x::text, '%s' ORDER BY x) FROM "
+                                "public.kth_probe",
+                                ",");
+    assert_non_null(text);
+    assert_string_equal(text, "5,7");
+    free(text);
+    assert_true(kth_wait_sql(set, "SELECT count(*) FROM public.kth_probe", 2, 1000));
+    assert_true(kth_wait_sql_min(set, "SELECT count(*) FROM public.kth_probe", 1, 1000));
+    assert_true(kth_wait_sqlf(set, 12, 1000, "SELECT sum(x) FROM public.%s", "kth_probe"));
+    //  A value that never comes: false after the timeout, not before.
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_false(kth_wait_sql(set, "SELECT count(*) FROM public.kth_probe", 3, 200));
+    assert_false(kth_wait_sql_min(set, "SELECT count(*) FROM public.kth_probe", 3, 200));
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    int64_t ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    assert_true(ms >= 400);
+    kth_sql_exec(set, "DROP TABLE public.kth_probe");
 }
 
 static void bus_starts_ready_and_stops_cleanly(void **state)
@@ -220,7 +286,9 @@ int main(void)
         cmocka_unit_test(clients_role_cannot_create_in_public_or_other_schemas),
         cmocka_unit_test(http_get_on_a_closed_port_returns_minus_one),
         cmocka_unit_test(http_get_returns_status_and_body),
+        cmocka_unit_test(metric_sums_the_series_a_prefix_names),
+        cmocka_unit_test(sql_helpers_run_format_and_wait),
         cmocka_unit_test(bus_starts_ready_and_stops_cleanly),
     };
-    return cmocka_run_group_tests_name("harness", tests, s_setup, s_teardown);
+    return cmocka_run_group_tests_name("harness", tests, s_setup, kth_teardown);
 }

@@ -64,17 +64,6 @@ typedef struct {
 
 static _Thread_local s_outcome_t s_last;
 
-static kt_client_t *s_client(const char *principal)
-{
-    kth_use(s_set, principal);
-    kt_config_t cfg;
-    char why[256];
-    assert_int_equal(kt_config_load(&cfg, "test", why, sizeof why), 0);
-    kt_client_t *client = kt_client_new(&cfg);
-    assert_non_null(client);
-    return client;
-}
-
 //  Call logistics; the outcome goes to s_last; *out (if asked) is the
 //  reply (or the refusal's figures), freed by the caller.
 static int s_call_opts(kt_client_t *client, const char *method, const ProtobufCMessage *req,
@@ -101,50 +90,6 @@ static int s_call(kt_client_t *client, const char *method, const ProtobufCMessag
 {
     kt_call_opts_t opts = {.timeout_ms = 15000, .idem_key = key};
     return s_call_opts(client, method, req, rd, out, &opts);
-}
-
-static int64_t s_sql(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int64_t s_sql(const char *fmt, ...)
-{
-    char sql[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(sql, sizeof sql, fmt, ap);
-    va_end(ap);
-    return kth_sql_i64(s_set, sql);
-}
-
-static void s_exec(const char *sql)
-{
-    assert_int_equal(kt_pg_command(kth_admin(s_set), sql), 0);
-}
-
-typedef struct {
-    char sql[1024];
-    int64_t want;
-} s_cond_t;
-
-static bool s_equals(void *arg)
-{
-    s_cond_t *c = arg;
-    return kth_sql_i64(s_set, c->sql) == c->want;
-}
-
-static void s_wait_sql(int64_t want, int timeout_ms, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void s_wait_sql(int64_t want, int timeout_ms, const char *fmt, ...)
-{
-    s_cond_t c;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(c.sql, sizeof c.sql, fmt, ap);
-    va_end(ap);
-    c.want = want;
-    bool ok = kth_wait_for(s_equals, &c, timeout_ms);
-    if (!ok)
-        print_message("# waited for (%s) = %lld, have %lld\n", c.sql, (long long) want,
-                      (long long) kth_sql_i64(s_set, c.sql));
-    assert_true(ok);
 }
 
 static void s_expect(int status, const char *field, const char *reason)
@@ -292,33 +237,20 @@ static int s_update_shipment(kt_client_t *client, int64_t id, int status)
 
 static int64_t s_on_hand(int64_t wh, int64_t sku)
 {
-    return s_sql("SELECT coalesce((SELECT on_hand FROM logistics.stock WHERE warehouse_id = %lld"
-                 " AND sku = %lld), 0)",
-                 (long long) wh, (long long) sku);
+    return kth_sql_i64f(
+        s_set,
+        "SELECT coalesce((SELECT on_hand FROM logistics.stock WHERE warehouse_id = %lld"
+        " AND sku = %lld), 0)",
+        (long long)wh, (long long)sku);
 }
 
 static int64_t s_reserved(int64_t wh, int64_t sku)
 {
-    return s_sql("SELECT coalesce((SELECT reserved FROM logistics.stock WHERE warehouse_id = %lld"
-                 " AND sku = %lld), 0)",
-                 (long long) wh, (long long) sku);
-}
-
-//  Write an event into orders.outbox as orders' handler would.
-static void s_orders_event(const char *type, const ProtobufCMessage *msg)
-{
-    static const kt_stmt_t insert = {
-        "it_orders_outbox", "INSERT INTO orders.outbox (type, payload) VALUES ($1, $2::bytea)", 2};
-    size_t len = 0;
-    uint8_t *bytes = kt_msg_pack(msg, &len);
-    assert_non_null(bytes);
-    const char *params[] = {type, (const char *) bytes};
-    const int lengths[] = {0, (int) len};
-    const int formats[] = {0, 1};
-    PGresult *res = kt_pg_exec_bin(kth_admin(s_set), &insert, params, lengths, formats);
-    assert_non_null(res);
-    PQclear(res);
-    free(bytes);
+    return kth_sql_i64f(
+        s_set,
+        "SELECT coalesce((SELECT reserved FROM logistics.stock WHERE warehouse_id = %lld"
+        " AND sku = %lld), 0)",
+        (long long)wh, (long long)sku);
 }
 
 //  OrderConfirmed for `order` with lines (sku, qty) at price 100 + sku.
@@ -352,7 +284,7 @@ static void s_order_confirmed(int64_t order, int64_t wh, const int64_t *skus,
     oc.delivery_method = KONTOR__DELIVERY_METHOD__CARRIER;
     oc.address = "Client road 5";
     oc.confirmed_at_ms = 1;
-    s_orders_event("OrderConfirmed", &oc.base);
+    kth_outbox(s_set, "orders", "OrderConfirmed", &oc.base);
 }
 
 static void s_order_cancelled(int64_t order)
@@ -361,7 +293,7 @@ static void s_order_cancelled(int64_t order)
     oc.order_id = order;
     oc.client_id = 77;
     oc.reason = "client changed its mind";
-    s_orders_event("OrderCancelled", &oc.base);
+    kth_outbox(s_set, "orders", "OrderCancelled", &oc.base);
 }
 
 //  Redis as the test sees it.
@@ -410,8 +342,8 @@ static int s_setup(void **state)
     kth_start_bus(s_set);
     kth_start_service(s_set, "orders", 1);
     s_logistics = kth_start_service(s_set, "logistics", 4);
-    s_admin = s_client("admin");
-    s_orders = s_client("orders");
+    s_admin = kth_client(s_set, "admin");
+    s_orders = kth_client(s_set, "orders");
     s_central = s_warehouse("CENTRAL", KONTOR__LOGISTICS__WAREHOUSE_KIND__CENTRAL);
     s_branch = s_warehouse("BRANCH-1", KONTOR__LOGISTICS__WAREHOUSE_KIND__BRANCH);
     s_products(1, 100, "");
@@ -450,17 +382,20 @@ static void test_receive_adjust_and_journal(void **state)
                      KT_OK);
     assert_int_equal(s_on_hand(s_central, 1), 93);
     //  The journal adds up to on hand.
-    assert_int_equal(s_sql("SELECT sum(delta) FROM logistics.stock_moves WHERE warehouse_id = %lld"
-                           " AND sku = 1",
-                           (long long) s_central),
-                     93);
     assert_int_equal(
-        s_sql("SELECT count(*) FROM logistics.outbox WHERE type = 'StockChanged'"), 2);
+        kth_sql_i64f(s_set,
+                     "SELECT sum(delta) FROM logistics.stock_moves WHERE warehouse_id = %lld"
+                     " AND sku = 1",
+                     (long long)s_central),
+        93);
+    assert_int_equal(
+        kth_sql_i64f(s_set, "SELECT count(*) FROM logistics.outbox WHERE type = 'StockChanged'"),
+        2);
     //  A logistician may, a manager may not.
-    kt_client_t *manager = s_client("manager-1");
+    kt_client_t *manager = kth_client(s_set, "manager-1");
     assert_int_equal(s_receive(manager, "rcv-m", s_central, 1, 1), KT_PERMISSION_DENIED);
     kt_client_destroy(&manager);
-    kt_client_t *logistician = s_client("logistician-1");
+    kt_client_t *logistician = kth_client(s_set, "logistician-1");
     assert_int_equal(s_receive(logistician, "rcv-l", s_central, 2, 50), KT_OK);
     kt_client_destroy(&logistician);
 }
@@ -647,16 +582,16 @@ static void test_bad_input_changes_nothing(void **state)
     assert_int_equal(s_update_shipment(s_admin, 1, 0), KT_INVALID_ARGUMENT);
     s_expect(KT_INVALID_ARGUMENT, "status", NULL);
     //  Roles: an external system may only update shipments.
-    kt_client_t *wms = s_client("wms-1");
+    kt_client_t *wms = kth_client(s_set, "wms-1");
     sk[0] = 3, q[0] = 1;
     assert_int_equal(s_reserve(wms, 901, s_central, 0, sk, q, 1, NULL), KT_PERMISSION_DENIED);
     s_expect(KT_PERMISSION_DENIED, NULL, "role_required");
     assert_int_equal(s_receive(wms, "rcv-wms", s_central, 3, 1), KT_PERMISSION_DENIED);
     kt_client_destroy(&wms);
-    kt_client_t *manager = s_client("manager-1");
+    kt_client_t *manager = kth_client(s_set, "manager-1");
     assert_int_equal(s_reserve(manager, 902, s_central, 0, sk, q, 1, NULL), KT_PERMISSION_DENIED);
     kt_client_destroy(&manager);
-    kt_client_t *receivables = s_client("receivables");
+    kt_client_t *receivables = kth_client(s_set, "receivables");
     assert_int_equal(s_reserve(receivables, 903, s_central, 0, sk, q, 1, NULL),
                      KT_PERMISSION_DENIED);
     s_expect(KT_PERMISSION_DENIED, NULL, "role_required");
@@ -668,9 +603,10 @@ static void test_bad_input_changes_nothing(void **state)
     free(after);
 
     //  A sum past int64: on hand near the top (set by hand), one more receipt.
-    s_exec("UPDATE logistics.stock SET on_hand = 9223372036854775000,"
-           " version = nextval('logistics.stock_version'), changed_xid = pg_current_xact_id()"
-           " WHERE sku = 3");
+    kth_sql_exec(s_set,
+                 "UPDATE logistics.stock SET on_hand = 9223372036854775000,"
+                 " version = nextval('logistics.stock_version'), changed_xid = pg_current_xact_id()"
+                 " WHERE sku = 3");
     before = s_state();
     assert_int_equal(s_receive(s_admin, "rcv-bad-7", s_central, 3, 1000000000000LL),
                      KT_INVALID_ARGUMENT);
@@ -679,9 +615,10 @@ static void test_bad_input_changes_nothing(void **state)
     assert_string_equal(before, after);
     free(before);
     free(after);
-    s_exec("UPDATE logistics.stock SET on_hand = 10,"
-           " version = nextval('logistics.stock_version'), changed_xid = pg_current_xact_id()"
-           " WHERE sku = 3");
+    kth_sql_exec(s_set,
+                 "UPDATE logistics.stock SET on_hand = 10,"
+                 " version = nextval('logistics.stock_version'), changed_xid = pg_current_xact_id()"
+                 " WHERE sku = 3");
 }
 
 static void test_reserve_twice_reserves_once(void **state)
@@ -716,7 +653,9 @@ static void test_reserve_twice_reserves_once(void **state)
     kt_msg_free(&a->base);
     assert_int_equal(s_reserved(s_central, 4), 3);
     assert_int_equal(s_reserved(s_central, 1), 0);
-    assert_int_equal(s_sql("SELECT count(*) FROM logistics.reservations WHERE order_id = 1001"), 0);
+    assert_int_equal(
+        kth_sql_i64f(s_set, "SELECT count(*) FROM logistics.reservations WHERE order_id = 1001"),
+        0);
     //  Release gives it back; a second release is the same answer.
     assert_int_equal(s_reservation(s_orders, "ReleaseReservation", 1000), KT_OK);
     assert_int_equal(s_reservation(s_orders, "ReleaseReservation", 1000), KT_OK);
@@ -756,7 +695,7 @@ static void test_same_reservation_in_parallel_reserves_once(void **state)
     pthread_t th[N];
     for (int round = 0; round < 5; round++) {
         for (int i = 0; i < N; i++) {
-            t[i] = (s_same_t) {s_client("orders"), 2000 + round, -1};
+            t[i] = (s_same_t){kth_client(s_set, "orders"), 2000 + round, -1};
         }
         for (int i = 0; i < N; i++)
             pthread_create(&th[i], NULL, s_same_thread, &t[i]);
@@ -769,7 +708,9 @@ static void test_same_reservation_in_parallel_reserves_once(void **state)
     assert_int_equal(s_reserved(s_central, 5), 10);
     assert_int_equal(s_reserved(s_central, 6), 5);
     assert_int_equal(
-        s_sql("SELECT count(*) FROM logistics.reservations WHERE order_id BETWEEN 2000 AND 2004"),
+        kth_sql_i64f(
+            s_set,
+            "SELECT count(*) FROM logistics.reservations WHERE order_id BETWEEN 2000 AND 2004"),
         5);
 }
 
@@ -781,13 +722,13 @@ static void test_expiry_returns_stock_and_confirm_keeps_it(void **state)
     assert_int_equal(s_reserve(s_orders, 3001, s_central, 1, sk, q, 1, NULL), KT_OK);
     assert_int_equal(s_reservation(s_orders, "ConfirmReservation", 3001), KT_OK);
     assert_int_equal(s_reserved(s_central, 7), 8);
-    s_wait_sql(1, S_WAIT_MS,
-               "SELECT count(*) FROM logistics.reservations WHERE order_id = 3000"
-               " AND status = 'expired'");
+    assert_true(kth_wait_sqlf(s_set, 1, S_WAIT_MS,
+                              "SELECT count(*) FROM logistics.reservations WHERE order_id = 3000"
+                              " AND status = 'expired'"));
     assert_int_equal(s_reserved(s_central, 7), 4);
     assert_int_equal(
-        s_sql("SELECT count(*) FROM logistics.reservations WHERE order_id = 3001"
-              " AND status = 'confirmed'"),
+        kth_sql_i64f(s_set, "SELECT count(*) FROM logistics.reservations WHERE order_id = 3001"
+                            " AND status = 'confirmed'"),
         1);
     //  Confirming the expired one is refused and says why.
     assert_int_equal(s_reservation(s_orders, "ConfirmReservation", 3000), KT_FAILED_PRECONDITION);
@@ -878,14 +819,14 @@ static void test_concurrent_reservers_keep_stock_consistent(void **state)
     atomic_int budget = S_STORM_ATTEMPTS;
     int64_t end = kt_now_ms() + S_STORM_MS;
     for (int i = 0; i < S_CALLERS; i++)
-        t[i] = (s_storm_t) {.client = s_client("orders"),
-                            .index = i,
-                            .warehouse = s_branch,
-                            .first_sku = first,
-                            .hold = 600,
-                            .end_ms = end,
-                            .stop = &stop,
-                            .budget = &budget};
+        t[i] = (s_storm_t){.client = kth_client(s_set, "orders"),
+                           .index = i,
+                           .warehouse = s_branch,
+                           .first_sku = first,
+                           .hold = 600,
+                           .end_ms = end,
+                           .stop = &stop,
+                           .budget = &budget};
     for (int i = 0; i < S_CALLERS; i++)
         pthread_create(&th[i], NULL, s_storm_thread, &t[i]);
     int attempts = 0, ok = 0, refused = 0;
@@ -913,13 +854,16 @@ static void test_concurrent_reservers_keep_stock_consistent(void **state)
     }
     //  reserved = the sum of live reservations' lines, everywhere.
     assert_int_equal(
-        s_sql("SELECT count(*) FROM logistics.stock s WHERE s.reserved <> coalesce(("
-              " SELECT sum(l.qty) FROM logistics.reservations r JOIN logistics.reservation_lines l"
-              " ON l.order_id = r.order_id WHERE r.status IN ('held', 'confirmed')"
-              " AND r.warehouse_id = s.warehouse_id AND l.sku = s.sku), 0)"),
+        kth_sql_i64f(
+            s_set,
+            "SELECT count(*) FROM logistics.stock s WHERE s.reserved <> coalesce(("
+            " SELECT sum(l.qty) FROM logistics.reservations r JOIN logistics.reservation_lines l"
+            " ON l.order_id = r.order_id WHERE r.status IN ('held', 'confirmed')"
+            " AND r.warehouse_id = s.warehouse_id AND l.sku = s.sku), 0)"),
         0);
-    assert_int_equal(s_sql("SELECT count(*) FROM logistics.reservations WHERE order_id >= 100000"),
-                     ok);
+    assert_int_equal(
+        kth_sql_i64f(s_set, "SELECT count(*) FROM logistics.reservations WHERE order_id >= 100000"),
+        ok);
 }
 
 //  ---------------------------------------------------------------- shipments
@@ -927,14 +871,9 @@ static void test_concurrent_reservers_keep_stock_consistent(void **state)
 //  Events of orders the logistics process has applied (its consumer's counter).
 static int64_t s_applied_metric(void)
 {
-    char *body = NULL;
-    assert_int_equal(kth_http_get(kth_http_port(s_set, s_logistics), "/metrics", &body), 200);
-    const char *want = "kontor_events_applied_total{consumer=\"logistics\",producer=\"orders\"} ";
-    int64_t value = -1;
-    for (char *line = strtok(body, "\n"); line; line = strtok(NULL, "\n"))
-        if (strncmp(line, want, strlen(want)) == 0)
-            value = strtoll(line + strlen(want), NULL, 10);
-    free(body);
+    int64_t value =
+        kth_metric(kth_http_port(s_set, s_logistics),
+                   "kontor_events_applied_total{consumer=\"logistics\",producer=\"orders\"} ");
     assert_true(value >= 0);
     return value;
 }
@@ -942,16 +881,18 @@ static int64_t s_applied_metric(void)
 //  Wait until logistics applied every event written into orders.outbox.
 static void s_wait_orders_applied(void)
 {
-    s_wait_sql(0, S_WAIT_MS,
-               "SELECT count(*) FROM orders.outbox WHERE seq IS NULL OR seq > coalesce(("
-               " SELECT last_seq FROM logistics.event_offsets WHERE producer = 'orders'), 0)");
+    assert_true(kth_wait_sqlf(
+        s_set, 0, S_WAIT_MS,
+        "SELECT count(*) FROM orders.outbox WHERE seq IS NULL OR seq > coalesce(("
+        " SELECT last_seq FROM logistics.event_offsets WHERE producer = 'orders'), 0)"));
 }
 
 static int64_t s_shipment_of(int64_t order)
 {
-    return s_sql("SELECT coalesce((SELECT shipment_id FROM logistics.shipments"
-                 " WHERE order_id = %lld), 0)",
-                 (long long) order);
+    return kth_sql_i64f(s_set,
+                        "SELECT coalesce((SELECT shipment_id FROM logistics.shipments"
+                        " WHERE order_id = %lld), 0)",
+                        (long long)order);
 }
 
 static void test_order_confirmed_makes_one_shipment_and_dispatch_consumes(void **state)
@@ -964,33 +905,38 @@ static void test_order_confirmed_makes_one_shipment_and_dispatch_consumes(void *
     s_order_confirmed(5000, s_central, sk, q, 2);
     s_order_confirmed(5000, s_central, sk, q, 2);
     s_wait_orders_applied();
-    assert_int_equal(s_sql("SELECT count(*) FROM logistics.shipments WHERE order_id = 5000"), 1);
     assert_int_equal(
-        s_sql("SELECT count(*) FROM logistics.outbox WHERE type = 'ShipmentRequested'"), 1);
+        kth_sql_i64f(s_set, "SELECT count(*) FROM logistics.shipments WHERE order_id = 5000"), 1);
     assert_int_equal(
-        s_sql("SELECT count(*) FROM logistics.reservations WHERE order_id = 5000"
-              " AND status = 'confirmed'"),
+        kth_sql_i64f(s_set,
+                     "SELECT count(*) FROM logistics.outbox WHERE type = 'ShipmentRequested'"),
+        1);
+    assert_int_equal(
+        kth_sql_i64f(s_set, "SELECT count(*) FROM logistics.reservations WHERE order_id = 5000"
+                            " AND status = 'confirmed'"),
         1);
     int64_t id = s_shipment_of(5000);
     assert_true(id > 0);
     //  Replay the whole orders stream: nothing doubles.
-    int64_t head = s_sql("SELECT max(seq) FROM orders.outbox");
-    int64_t shipments = s_sql("SELECT count(*) FROM logistics.shipments");
-    int64_t events = s_sql("SELECT count(*) FROM logistics.outbox");
+    int64_t head = kth_sql_i64f(s_set, "SELECT max(seq) FROM orders.outbox");
+    int64_t shipments = kth_sql_i64f(s_set, "SELECT count(*) FROM logistics.shipments");
+    int64_t events = kth_sql_i64f(s_set, "SELECT count(*) FROM logistics.outbox");
     int64_t applied = s_applied_metric();
-    s_exec("UPDATE logistics.event_offsets SET last_seq = 0 WHERE producer = 'orders'");
+    kth_sql_exec(s_set,
+                 "UPDATE logistics.event_offsets SET last_seq = 0 WHERE producer = 'orders'");
     //  The consumer notices at its next event (its offset no longer matches)
     //  and applies the stream again from the start.
     Kontor__Orders__OrderCancelled noise = KONTOR__ORDERS__ORDER_CANCELLED__INIT;
-    s_orders_event("OrdersNoise", &noise.base);
-    s_wait_sql(head + 1, S_WAIT_MS,
-               "SELECT last_seq FROM logistics.event_offsets WHERE producer = 'orders'");
+    kth_outbox(s_set, "orders", "OrdersNoise", &noise.base);
+    assert_true(
+        kth_wait_sqlf(s_set, head + 1, S_WAIT_MS,
+                      "SELECT last_seq FROM logistics.event_offsets WHERE producer = 'orders'"));
     //  Every event went through the handlers again (and one new one).
     assert_true(s_applied_metric() >= applied + head + 1);
-    assert_int_equal(s_sql("SELECT count(*) FROM logistics.shipments"), shipments);
-    assert_int_equal(s_sql("SELECT count(*) FROM logistics.outbox"), events);
+    assert_int_equal(kth_sql_i64f(s_set, "SELECT count(*) FROM logistics.shipments"), shipments);
+    assert_int_equal(kth_sql_i64f(s_set, "SELECT count(*) FROM logistics.outbox"), events);
     //  Picking, dispatch (on hand and reserved go down), delivery.
-    kt_client_t *logistician = s_client("logistician-1");
+    kt_client_t *logistician = kth_client(s_set, "logistician-1");
     assert_int_equal(s_update_shipment(logistician, id, KONTOR__LOGISTICS__SHIPMENT_STATUS__PICKING),
                      KT_OK);
     assert_int_equal(s_reserved(s_central, 21), 5);
@@ -1001,8 +947,8 @@ static void test_order_confirmed_makes_one_shipment_and_dispatch_consumes(void *
     assert_int_equal(s_on_hand(s_central, 22), 48);
     assert_int_equal(s_reserved(s_central, 22), 0);
     assert_int_equal(
-        s_sql("SELECT count(*) FROM logistics.reservations WHERE order_id = 5000"
-              " AND status = 'consumed'"),
+        kth_sql_i64f(s_set, "SELECT count(*) FROM logistics.reservations WHERE order_id = 5000"
+                            " AND status = 'consumed'"),
         1);
     //  Reported again: the same answer, nothing moves twice.
     assert_int_equal(
@@ -1030,7 +976,7 @@ static void test_order_confirmed_makes_one_shipment_and_dispatch_consumes(void *
     assert_string_equal(sd->shipment->currency, "EUR");
     assert_int_equal(sd->shipment->status, KONTOR__LOGISTICS__SHIPMENT_STATUS__DISPATCHED);
     kontor__logistics__shipment_dispatched__free_unpacked(sd, NULL);
-    kt_client_t *wms = s_client("wms-1");
+    kt_client_t *wms = kth_client(s_set, "wms-1");
     assert_int_equal(s_update_shipment(wms, id, KONTOR__LOGISTICS__SHIPMENT_STATUS__DELIVERED),
                      KT_OK);
     //  delivered -> picking is not a way a shipment goes.
@@ -1043,9 +989,11 @@ static void test_order_confirmed_makes_one_shipment_and_dispatch_consumes(void *
     free(before);
     free(after);
     assert_int_equal(
-        s_sql("SELECT count(*) FROM logistics.outbox WHERE type = 'ShipmentDelivered'"), 1);
+        kth_sql_i64f(s_set,
+                     "SELECT count(*) FROM logistics.outbox WHERE type = 'ShipmentDelivered'"),
+        1);
     //  A manager reads it, an accountant too; a manager may not update it.
-    kt_client_t *manager = s_client("manager-1");
+    kt_client_t *manager = kth_client(s_set, "manager-1");
     Kontor__Logistics__GetShipmentRequest get = KONTOR__LOGISTICS__GET_SHIPMENT_REQUEST__INIT;
     get.order_id = 5000;
     Kontor__Logistics__ShipmentReply *got = NULL;
@@ -1114,7 +1062,9 @@ static void test_order_confirmed_makes_one_shipment_and_dispatch_consumes(void *
     assert_int_equal(s_on_hand(s_central, 22), 49);
     assert_int_equal(s_on_hand(s_central, 23), 9);
     assert_int_equal(
-        s_sql("SELECT count(*) FROM logistics.outbox WHERE type = 'DiscrepancyRecorded'"), 2);
+        kth_sql_i64f(s_set,
+                     "SELECT count(*) FROM logistics.outbox WHERE type = 'DiscrepancyRecorded'"),
+        2);
     //  An external system may not record acts.
     assert_int_equal(s_call(wms, "RecordDiscrepancy", &rd.base,
                             &kontor__logistics__record_discrepancy_reply__descriptor, NULL,
@@ -1130,19 +1080,22 @@ static void test_order_cancelled_cancels_shipment_and_releases(void **state)
     int64_t sk[] = {24}, q[] = {6};
     assert_int_equal(s_reserve(s_orders, 5100, s_central, 0, sk, q, 1, NULL), KT_OK);
     s_order_confirmed(5100, s_central, sk, q, 1);
-    s_wait_sql(1, S_WAIT_MS, "SELECT count(*) FROM logistics.shipments WHERE order_id = 5100");
+    assert_true(kth_wait_sqlf(s_set, 1, S_WAIT_MS,
+                              "SELECT count(*) FROM logistics.shipments WHERE order_id = 5100"));
     assert_int_equal(s_reserved(s_central, 24), 6);
     s_order_cancelled(5100);
-    s_wait_sql(1, S_WAIT_MS,
-               "SELECT count(*) FROM logistics.shipments WHERE order_id = 5100"
-               " AND status = 'cancelled'");
+    assert_true(kth_wait_sqlf(s_set, 1, S_WAIT_MS,
+                              "SELECT count(*) FROM logistics.shipments WHERE order_id = 5100"
+                              " AND status = 'cancelled'"));
     assert_int_equal(s_reserved(s_central, 24), 0);
     assert_int_equal(
-        s_sql("SELECT count(*) FROM logistics.reservations WHERE order_id = 5100"
-              " AND status = 'released'"),
+        kth_sql_i64f(s_set, "SELECT count(*) FROM logistics.reservations WHERE order_id = 5100"
+                            " AND status = 'released'"),
         1);
     assert_int_equal(
-        s_sql("SELECT count(*) FROM logistics.outbox WHERE type = 'ShipmentCancelled'"), 1);
+        kth_sql_i64f(s_set,
+                     "SELECT count(*) FROM logistics.outbox WHERE type = 'ShipmentCancelled'"),
+        1);
     //  A cancelled shipment cannot be dispatched.
     assert_int_equal(s_update_shipment(s_admin, s_shipment_of(5100),
                                        KONTOR__LOGISTICS__SHIPMENT_STATUS__DISPATCHED),
@@ -1166,7 +1119,7 @@ static void test_transfer_shows_as_arrival_until_received(void **state)
     time_t later = time(NULL) + 3 * 86400;
     strftime(date, sizeof date, "%Y-%m-%d", gmtime(&later));
     rt.expected_date = date;
-    kt_client_t *manager = s_client("manager-1");
+    kt_client_t *manager = kth_client(s_set, "manager-1");
     //  From a branch: refused.
     assert_int_equal(s_call(manager, "RequestTransfer", &rt.base,
                             &kontor__logistics__transfer_reply__descriptor, NULL, "tr-0"),
@@ -1248,7 +1201,7 @@ static void test_availability_lines_warehouses_arrivals_analogs(void **state)
     av.n_skus = 2;
     av.skus = skus;
     Kontor__Logistics__AvailabilityReply *rep = NULL;
-    kt_client_t *manager = s_client("manager-2");
+    kt_client_t *manager = kth_client(s_set, "manager-2");
     assert_int_equal(s_call(manager, "Availability", &av.base,
                             &kontor__logistics__availability_reply__descriptor,
                             (ProtobufCMessage **) &rep, NULL),
@@ -1286,13 +1239,13 @@ static void test_redis_flushall_cache_whole_again(void **state)
     pthread_t th[N];
     atomic_bool stop = false;
     for (int i = 0; i < N; i++)
-        t[i] = (s_storm_t) {.client = s_client("orders"),
-                            .index = 50 + i,
-                            .warehouse = s_central,
-                            .first_sku = first,
-                            .hold = 1,
-                            .end_ms = kt_now_ms() + 60000,
-                            .stop = &stop};
+        t[i] = (s_storm_t){.client = kth_client(s_set, "orders"),
+                           .index = 50 + i,
+                           .warehouse = s_central,
+                           .first_sku = first,
+                           .hold = 1,
+                           .end_ms = kt_now_ms() + 60000,
+                           .stop = &stop};
     for (int i = 0; i < N; i++)
         pthread_create(&th[i], NULL, s_storm_thread, &t[i]);
     const char *flush[] = {"FLUSHALL"};
@@ -1321,8 +1274,9 @@ static void test_redis_flushall_cache_whole_again(void **state)
     print_message("# cache matched PostgreSQL %lld ms after the load stopped\n",
                   (long long) (kt_now_ms() - t0));
     //  And the held reservations expire back to nothing reserved.
-    s_wait_sql(0, S_WAIT_MS,
-               "SELECT coalesce(sum(reserved), 0) FROM logistics.stock WHERE sku BETWEEN 31 AND 40");
+    assert_true(kth_wait_sqlf(
+        s_set, 0, S_WAIT_MS,
+        "SELECT coalesce(sum(reserved), 0) FROM logistics.stock WHERE sku BETWEEN 31 AND 40"));
     assert_true(kth_wait_for(s_cache_matches, redis, 5000));
     kt_redis_destroy(&redis);
 }
@@ -1338,8 +1292,8 @@ static int s_crash_setup(void **state)
     kth_start_service(s_set, "orders", 1);
     kth_start_service(s_set, "logistics", 3);
     s_second = kth_start_service(s_set, "logistics", 3);
-    s_admin = s_client("admin");
-    s_orders = s_client("orders");
+    s_admin = kth_client(s_set, "admin");
+    s_orders = kth_client(s_set, "orders");
     s_central = s_warehouse("CENTRAL", KONTOR__LOGISTICS__WAREHOUSE_KIND__CENTRAL);
     s_products(11, S_SKUS, "");
     return 0;
@@ -1358,18 +1312,19 @@ static void test_kill_9_mid_storm_keeps_invariants(void **state)
     atomic_bool stop = false;
     int64_t end = kt_now_ms() + S_CRASH_STORM_MS;
     for (int i = 0; i < S_CALLERS; i++)
-        t[i] = (s_storm_t) {.client = s_client("orders"),
-                            .index = i,
-                            .warehouse = s_central,
-                            .first_sku = first,
-                            .hold = 2,
-                            .retry = true,
-                            .end_ms = end,
-                            .stop = &stop};
+        t[i] = (s_storm_t){.client = kth_client(s_set, "orders"),
+                           .index = i,
+                           .warehouse = s_central,
+                           .first_sku = first,
+                           .hold = 2,
+                           .retry = true,
+                           .end_ms = end,
+                           .stop = &stop};
     for (int i = 0; i < S_CALLERS; i++)
         pthread_create(&th[i], NULL, s_storm_thread, &t[i]);
     //  Part way: kill -9 one instance, holding requests and transactions.
-    s_wait_sql(1, S_WAIT_MS, "SELECT (count(*) >= 200)::int FROM logistics.reservations");
+    assert_true(kth_wait_sqlf(s_set, 1, S_WAIT_MS,
+                              "SELECT (count(*) >= 200)::int FROM logistics.reservations"));
     kth_signal(s_set, s_second, SIGKILL);
     int ok = 0, attempts = 0;
     int64_t *all_ok = calloc(S_CALLERS * 100000, sizeof *all_ok);
@@ -1387,17 +1342,22 @@ static void test_kill_9_mid_storm_keeps_invariants(void **state)
     assert_true(ok > 0);
     //  While held: reserved = the sum of live reservations, 0 <= reserved <= on hand.
     assert_int_equal(
-        s_sql("SELECT count(*) FROM logistics.stock WHERE reserved < 0 OR reserved > on_hand"), 0);
+        kth_sql_i64f(
+            s_set, "SELECT count(*) FROM logistics.stock WHERE reserved < 0 OR reserved > on_hand"),
+        0);
     //  Every reservation answered OK exists, once.
     for (int k = 0; k < n_all; k++)
-        assert_int_equal(s_sql("SELECT count(*) FROM logistics.reservations WHERE order_id = %lld",
-                               (long long) all_ok[k]),
-                         1);
+        assert_int_equal(
+            kth_sql_i64f(s_set, "SELECT count(*) FROM logistics.reservations WHERE order_id = %lld",
+                         (long long)all_ok[k]),
+            1);
     free(all_ok);
     //  After expiry (the surviving sweeper): nothing held, stock whole.
-    s_wait_sql(0, S_WAIT_MS, "SELECT count(*) FROM logistics.reservations WHERE status = 'held'");
-    assert_int_equal(s_sql("SELECT coalesce(sum(reserved), 0) FROM logistics.stock"), 0);
-    assert_int_equal(s_sql("SELECT sum(on_hand) FROM logistics.stock"), 300 * S_SKUS);
+    assert_true(kth_wait_sqlf(s_set, 0, S_WAIT_MS,
+                              "SELECT count(*) FROM logistics.reservations WHERE status = 'held'"));
+    assert_int_equal(kth_sql_i64f(s_set, "SELECT coalesce(sum(reserved), 0) FROM logistics.stock"),
+                     0);
+    assert_int_equal(kth_sql_i64f(s_set, "SELECT sum(on_hand) FROM logistics.stock"), 300 * S_SKUS);
     //  The killed instance comes back and serves.
     s_second = kth_start_service(s_set, "logistics", 2);
     int64_t sk[] = {first}, q[] = {1};
@@ -1413,8 +1373,8 @@ static int s_wms_setup(void **state)
     kth_start_bus(s_set);
     kth_start_service(s_set, "orders", 1);
     kth_start_service(s_set, "logistics", 2);
-    s_admin = s_client("admin");
-    s_orders = s_client("orders");
+    s_admin = kth_client(s_set, "admin");
+    s_orders = kth_client(s_set, "orders");
     s_central = s_warehouse("CENTRAL", KONTOR__LOGISTICS__WAREHOUSE_KIND__CENTRAL);
     s_products(1, 5, "");
     for (int i = 1; i <= 5; i++) {
@@ -1434,9 +1394,9 @@ static void test_wms_example_ships_and_catches_up(void **state)
     int64_t sk[] = {1, 2}, q[] = {3, 4};
     assert_int_equal(s_reserve(s_orders, 7000, s_central, 0, sk, q, 2, NULL), KT_OK);
     s_order_confirmed(7000, s_central, sk, q, 2);
-    s_wait_sql(1, S_WAIT_MS,
-               "SELECT count(*) FROM logistics.shipments WHERE order_id = 7000"
-               " AND status = 'delivered'");
+    assert_true(kth_wait_sqlf(s_set, 1, S_WAIT_MS,
+                              "SELECT count(*) FROM logistics.shipments WHERE order_id = 7000"
+                              " AND status = 'delivered'"));
     assert_int_equal(s_on_hand(s_central, 1), 97);
     assert_int_equal(s_reserved(s_central, 1), 0);
     //  Killed; two orders confirmed while it is down; started again, it
@@ -1446,19 +1406,26 @@ static void test_wms_example_ships_and_catches_up(void **state)
     assert_int_equal(s_reserve(s_orders, 7001, s_central, 0, sk2, q2, 1, NULL), KT_OK);
     s_order_confirmed(7001, s_central, sk2, q2, 1);
     s_order_confirmed(7002, s_central, sk2, q2, 1);
-    s_wait_sql(2, S_WAIT_MS,
-               "SELECT count(*) FROM logistics.shipments WHERE order_id IN (7001, 7002)"
-               " AND status = 'requested'");
+    assert_true(
+        kth_wait_sqlf(s_set, 2, S_WAIT_MS,
+                      "SELECT count(*) FROM logistics.shipments WHERE order_id IN (7001, 7002)"
+                      " AND status = 'requested'"));
     wms = kth_spawn(s_set, "wms-1", "kontor-wms-example", argv);
-    s_wait_sql(3, S_WAIT_MS,
-               "SELECT count(*) FROM logistics.shipments WHERE order_id BETWEEN 7000 AND 7002"
-               " AND status = 'delivered'");
+    assert_true(kth_wait_sqlf(
+        s_set, 3, S_WAIT_MS,
+        "SELECT count(*) FROM logistics.shipments WHERE order_id BETWEEN 7000 AND 7002"
+        " AND status = 'delivered'"));
     assert_int_equal(s_on_hand(s_central, 3), 90);
-    assert_int_equal(s_sql("SELECT coalesce(sum(reserved), 0) FROM logistics.stock"), 0);
-    assert_int_equal(s_sql("SELECT -sum(delta) FROM logistics.stock_moves WHERE kind = 'dispatch'"),
-                     3 + 4 + 5 + 5);
+    assert_int_equal(kth_sql_i64f(s_set, "SELECT coalesce(sum(reserved), 0) FROM logistics.stock"),
+                     0);
     assert_int_equal(
-        s_sql("SELECT count(*) FROM logistics.outbox WHERE type = 'ShipmentDispatched'"), 3);
+        kth_sql_i64f(s_set,
+                     "SELECT -sum(delta) FROM logistics.stock_moves WHERE kind = 'dispatch'"),
+        3 + 4 + 5 + 5);
+    assert_int_equal(
+        kth_sql_i64f(s_set,
+                     "SELECT count(*) FROM logistics.outbox WHERE type = 'ShipmentDispatched'"),
+        3);
     assert_int_equal(kth_signal(s_set, wms, SIGTERM), 0);
 }
 

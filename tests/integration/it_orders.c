@@ -56,39 +56,6 @@ static char s_arrival[11];      //  the expected arrival of S_NONE, 60 days ahea
 
 //  ---------------------------------------------------------------- helpers
 
-static int64_t s_i64(const char *sql)
-{
-    return kth_sql_i64(s_set, sql);
-}
-
-typedef struct {
-    const char *sql;
-    int64_t want;
-} s_cond_t;
-
-static bool s_equals(void *arg)
-{
-    s_cond_t *c = arg;
-    return s_i64(c->sql) == c->want;
-}
-
-static void s_wait_value(const char *sql, int64_t want, int timeout_ms)
-{
-    s_cond_t c = {sql, want};
-    bool ok = kth_wait_for(s_equals, &c, timeout_ms);
-    if (!ok)
-        print_message("# waited for %s = %lld, have %lld\n", sql, (long long) want,
-                      (long long) s_i64(sql));
-    assert_true(ok);
-}
-
-static void s_load_cfg(const char *principal, kt_config_t *cfg)
-{
-    kth_use(s_set, principal);
-    char why[256];
-    assert_int_equal(kt_config_load(cfg, "test", why, sizeof why), 0);
-}
-
 //  Call and keep the reply; *out owned by the caller (kt_msg_free).
 static int s_call(kt_client_t *c, const char *service, const char *method,
                   const ProtobufCMessage *req, const ProtobufCMessageDescriptor *desc,
@@ -167,17 +134,7 @@ static void s_terms_event(int64_t client, const char *column, int32_t disc, int6
     Kontor__Clients__TermsChanged ev = KONTOR__CLIENTS__TERMS_CHANGED__INIT;
     ev.terms = &t;
     ev.changed_by = (char *) "it_orders";
-    size_t len;
-    uint8_t *buf = kt_msg_pack(&ev.base, &len);
-    static const kt_stmt_t ins = {"it_terms",
-                                  "INSERT INTO clients.outbox (type, payload) VALUES ($1, $2)",
-                                  2};
-    const char *params[] = {"TermsChanged", (const char *) buf};
-    int lengths[] = {0, (int) len}, formats[] = {0, 1};
-    PGresult *res = kt_pg_exec_bin(kth_admin(s_set), &ins, params, lengths, formats);
-    assert_non_null(res);
-    PQclear(res);
-    free(buf);
+    kth_outbox(s_set, "clients", "TermsChanged", &ev.base);
 }
 
 static void s_seed_logistics(void)
@@ -320,11 +277,11 @@ static int s_setup(void **state)
     s_receivables_pid = kth_start_service(s_set, "receivables", 4);
     s_orders[0] = kth_start_service(s_set, "orders", 4);
     s_orders[1] = kth_start_service(s_set, "orders", 4);
-    s_load_cfg("admin", &s_cfg_admin);
-    s_load_cfg("head-1", &s_cfg_head);
-    s_load_cfg("manager-1", &s_cfg_m1);
-    s_load_cfg("manager-2", &s_cfg_m2);
-    s_load_cfg("wms-1", &s_cfg_wms);
+    kth_config(s_set, "admin", &s_cfg_admin);
+    kth_config(s_set, "head-1", &s_cfg_head);
+    kth_config(s_set, "manager-1", &s_cfg_m1);
+    kth_config(s_set, "manager-2", &s_cfg_m2);
+    kth_config(s_set, "wms-1", &s_cfg_wms);
     s_admin = kt_client_new(&s_cfg_admin);
     s_head = kt_client_new(&s_cfg_head);
     s_m1 = kt_client_new(&s_cfg_m1);
@@ -336,9 +293,10 @@ static int s_setup(void **state)
                       c >= S_TIGHT_FROM ? 20000 : 100000000, c == S_WAITER ? 2 : 1, 2,
                       c % 2 ? 2 : 3, 10);
     s_terms_event(S_BLOCKED, "A", 0, 100000000, 1, 3, 2, 10);
-    s_wait_value("SELECT count(*) FROM orders.client_terms", S_CLIENTS + 1, 30000);
-    s_wait_value("SELECT count(*) FROM receivables.accounts WHERE has_terms", S_CLIENTS + 1,
-                 30000);
+    assert_true(
+        kth_wait_sql(s_set, "SELECT count(*) FROM orders.client_terms", S_CLIENTS + 1, 30000));
+    assert_true(kth_wait_sql(s_set, "SELECT count(*) FROM receivables.accounts WHERE has_terms",
+                             S_CLIENTS + 1, 30000));
     return 0;
 }
 
@@ -371,7 +329,7 @@ static int s_teardown(void **state)
 
 static int64_t s_orders_count(void)
 {
-    return s_i64("SELECT count(*) FROM orders.orders");
+    return kth_sql_i64(s_set, "SELECT count(*) FROM orders.orders");
 }
 
 //  ---------------------------------------------------------------- bad input
@@ -540,9 +498,10 @@ static void test_overflow_is_refused(void **state)
                      KT_PERMISSION_DENIED);
     kt_reply_clear(&r);
     s_terms_event(8, "C", 0, 100000000, 1, 2, 3, 20);
-    s_wait_value("SELECT count(*) FROM orders.client_terms WHERE client_id = 8"
-                 " AND price_column = 'C'",
-                 1, 20000);
+    assert_true(kth_wait_sql(s_set,
+                             "SELECT count(*) FROM orders.client_terms WHERE client_id = 8"
+                             " AND price_column = 'C'",
+                             1, 20000));
     int64_t before = s_orders_count();
     int64_t sku[2] = {1, 2}, qty[2] = {200000, 200000};
     s_expect(KT_INVALID_ARGUMENT, "lines[0].qty", s_place(s_m2, 8, sku, qty, 1, 0, 0, NULL,
@@ -555,9 +514,10 @@ static void test_overflow_is_refused(void **state)
     kt_reply_clear(&r);
     assert_int_equal(s_orders_count(), before);
     s_terms_event(8, "A", 200, 100000000, 1, 2, 3, 30);
-    s_wait_value("SELECT count(*) FROM orders.client_terms WHERE client_id = 8"
-                 " AND price_column = 'A'",
-                 1, 20000);
+    assert_true(kth_wait_sql(s_set,
+                             "SELECT count(*) FROM orders.client_terms WHERE client_id = 8"
+                             " AND price_column = 'A'",
+                             1, 20000));
 }
 
 //  ---------------------------------------------------------------- pricing
@@ -662,12 +622,12 @@ static void test_quote_equals_place_with_promotions(void **state)
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM logistics.shipments WHERE order_id = %lld",
              (long long) placed->order->order_id);
-    s_wait_value(sql, 1, 20000);
+    assert_true(kth_wait_sql(s_set, sql, 1, 20000));
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM receivables.credit_reservations WHERE order_id = %lld"
              " AND status = 'CONFIRMED'",
              (long long) placed->order->order_id);
-    s_wait_value(sql, 1, 20000);
+    assert_true(kth_wait_sql(s_set, sql, 1, 20000));
     kt_msg_free(&placed->base);
     kt_msg_free(out);
     //  History now suggests SKU 150 etc. for a quote without them.
@@ -725,7 +685,7 @@ static void test_idempotency(void **state)
     assert_int_equal(t[0].order_id, t[1].order_id);
     char sql[256];
     snprintf(sql, sizeof sql, "SELECT count(*) FROM orders.orders WHERE idem_key = '%s'", key);
-    assert_int_equal(s_i64(sql), 1);
+    assert_int_equal(kth_sql_i64(s_set, sql), 1);
     //  Once more: the first result, marked as replayed.
     kt_reply_t r;
     Kontor__Orders__PlaceOrderReply *rep = NULL;
@@ -741,7 +701,7 @@ static void test_idempotency(void **state)
     assert_string_equal(r.reason, "idempotency_mismatch");
     assert_string_equal(r.field, "idempotency_key");
     kt_reply_clear(&r);
-    assert_int_equal(s_i64(sql), 1);
+    assert_int_equal(kth_sql_i64(s_set, sql), 1);
 }
 
 //  ---------------------------------------------------------------- short lines
@@ -770,7 +730,7 @@ static void test_short_lines_and_backorders(void **state)
     char sql[256];
     snprintf(sql, sizeof sql, "SELECT status FROM orders.orders WHERE order_id = %lld",
              (long long) bo);
-    assert_int_equal(s_i64(sql), 4);
+    assert_int_equal(kth_sql_i64(s_set, sql), 4);
     //  The manager may choose to wait for all on this order.
     assert_int_equal(s_place(s_m1, 7, sku, qty, 2, 0, 2, NULL, &rep, &r), KT_OK);
     kt_reply_clear(&r);
@@ -795,7 +755,7 @@ static void test_short_lines_and_backorders(void **state)
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM orders.orders WHERE status = 2 AND order_id IN (%lld, %lld)",
              (long long) waiting, (long long) bo);
-    s_wait_value(sql, 2, 20000);
+    assert_true(kth_wait_sql(s_set, sql, 2, 20000));
 }
 
 //  ---------------------------------------------------------------- approval
@@ -853,10 +813,10 @@ static void test_approval_for_discount_and_credit(void **state)
              "SELECT count(*) FROM receivables.credit_reservations WHERE order_id = %lld"
              " AND approved_by = 'head-1'",
              (long long) o->order_id);
-    assert_int_equal(s_i64(sql), 1);
+    assert_int_equal(kth_sql_i64(s_set, sql), 1);
     snprintf(sql, sizeof sql, "SELECT status FROM orders.orders WHERE order_id = %lld",
              (long long) id);
-    assert_int_equal(s_i64(sql), 11);
+    assert_int_equal(kth_sql_i64(s_set, sql), 11);
     kt_msg_free(out);
     //  Reject another one.
     assert_int_equal(s_place(s_m1, 9, sku, qty, 1, 2000, 0, NULL, &rep, &r), KT_OK);
@@ -912,17 +872,15 @@ static void test_ship_cancel_return_and_reports(void **state)
              "SELECT count(*) FROM logistics.reservations WHERE order_id = %lld"
              " AND status IN ('held', 'confirmed')",
              (long long) cancelled);
-    s_wait_value(sql, 0, 20000);
+    assert_true(kth_wait_sql(s_set, sql, 0, 20000));
     //  Dispatch and deliver the first through logistics.
     snprintf(sql, sizeof sql, "SELECT shipment_id FROM logistics.shipments WHERE order_id = %lld",
-             (long long) shipped);
-    s_cond_t have = {sql, 0};
-    (void) have;
+             (long long)shipped);
     char cnt[300];
     snprintf(cnt, sizeof cnt, "SELECT count(*) FROM logistics.shipments WHERE order_id = %lld",
              (long long) shipped);
-    s_wait_value(cnt, 1, 20000);
-    int64_t shipment = s_i64(sql);
+    assert_true(kth_wait_sql(s_set, cnt, 1, 20000));
+    int64_t shipment = kth_sql_i64(s_set, sql);
     Kontor__Logistics__UpdateShipmentRequest us = KONTOR__LOGISTICS__UPDATE_SHIPMENT_REQUEST__INIT;
     us.shipment_id = shipment;
     us.note = (char *) "";
@@ -938,7 +896,7 @@ static void test_ship_cancel_return_and_reports(void **state)
     }
     snprintf(sql, sizeof sql, "SELECT status FROM orders.orders WHERE order_id = %lld",
              (long long) shipped);
-    s_wait_value(sql, 8, 20000);
+    assert_true(kth_wait_sql(s_set, sql, 8, 20000));
     //  Too late to cancel.
     ref.order_id = shipped;
     assert_int_equal(s_call(s_m2, "orders", "Cancel", &ref.base,
@@ -952,7 +910,7 @@ static void test_ship_cancel_return_and_reports(void **state)
                      KT_OK);
     kt_msg_free(out);
     kt_reply_clear(&r);
-    s_wait_value(sql, 10, 20000);
+    assert_true(kth_wait_sql(s_set, sql, 10, 20000));
     //  A return of 2 defective units of SKU 21; more than was sent is refused.
     Kontor__Orders__RecordReturnRequest rr = KONTOR__ORDERS__RECORD_RETURN_REQUEST__INIT;
     Kontor__Orders__ReturnLine rl = KONTOR__ORDERS__RETURN_LINE__INIT, *rlp = &rl;
@@ -994,7 +952,7 @@ static void test_ship_cancel_return_and_reports(void **state)
     kt_msg_free(out);
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM orders.outbox WHERE type = 'ReturnRecorded'");
-    assert_int_equal(s_i64(sql), 1);
+    assert_int_equal(kth_sql_i64(s_set, sql), 1);
     //  Reports.
     Kontor__Orders__ReportRequest rq = KONTOR__ORDERS__REPORT_REQUEST__INIT;
     rq.from = (char *) "2020-01-01";
@@ -1156,50 +1114,62 @@ static int s_run_load(int threads, int seconds, void (*middle)(void))
 static void s_check_invariants(void)
 {
     //  Nothing left half-made.
-    s_wait_value("SELECT count(*) FROM orders.orders WHERE status = 1", 0, 30000);
-    s_wait_value("SELECT count(*) FROM orders.orders WHERE needs_release", 0, 30000);
+    assert_true(
+        kth_wait_sql(s_set, "SELECT count(*) FROM orders.orders WHERE status = 1", 0, 30000));
+    assert_true(
+        kth_wait_sql(s_set, "SELECT count(*) FROM orders.orders WHERE needs_release", 0, 30000));
     //  Outboxes drained: every confirmed order has exactly one shipment request.
-    s_wait_value("SELECT count(*) FROM orders.orders o WHERE o.status IN (2, 7, 8, 9, 10)"
-                 " AND (SELECT count(*) FROM logistics.shipments s"
-                 "       WHERE s.order_id = o.order_id) <> 1",
-                 0, 30000);
+    assert_true(
+        kth_wait_sql(s_set,
+                     "SELECT count(*) FROM orders.orders o WHERE o.status IN (2, 7, 8, 9, 10)"
+                     " AND (SELECT count(*) FROM logistics.shipments s"
+                     "       WHERE s.order_id = o.order_id) <> 1",
+                     0, 30000));
     //  Stock: 0 <= reserved <= on hand, reserved = live reservations.
-    assert_int_equal(s_i64("SELECT count(*) FROM logistics.stock"
-                           " WHERE reserved < 0 OR reserved > on_hand"),
+    assert_int_equal(kth_sql_i64(s_set, "SELECT count(*) FROM logistics.stock"
+                                        " WHERE reserved < 0 OR reserved > on_hand"),
                      0);
-    s_wait_value("SELECT count(*) FROM logistics.stock s WHERE s.reserved <> coalesce(("
-                 " SELECT sum(l.qty) FROM logistics.reservation_lines l"
-                 " JOIN logistics.reservations r ON r.order_id = l.order_id"
-                 " WHERE r.status IN ('held', 'confirmed') AND r.warehouse_id = s.warehouse_id"
-                 " AND l.sku = s.sku), 0)",
-                 0, 30000);
+    assert_true(
+        kth_wait_sql(s_set,
+                     "SELECT count(*) FROM logistics.stock s WHERE s.reserved <> coalesce(("
+                     " SELECT sum(l.qty) FROM logistics.reservation_lines l"
+                     " JOIN logistics.reservations r ON r.order_id = l.order_id"
+                     " WHERE r.status IN ('held', 'confirmed') AND r.warehouse_id = s.warehouse_id"
+                     " AND l.sku = s.sku), 0)",
+                     0, 30000));
     //  Credit: nobody over the limit without an approval.
-    assert_int_equal(s_i64("SELECT count(*) FROM receivables.accounts a"
-                           " WHERE a.open_amount + a.reserved > a.credit_limit"
-                           " AND NOT EXISTS (SELECT 1 FROM receivables.credit_reservations c"
-                           "  WHERE c.client_id = a.client_id AND c.approved_by <> ''"
-                           "  AND c.status IN ('HELD', 'CONFIRMED'))"),
+    assert_int_equal(kth_sql_i64(s_set,
+                                 "SELECT count(*) FROM receivables.accounts a"
+                                 " WHERE a.open_amount + a.reserved > a.credit_limit"
+                                 " AND NOT EXISTS (SELECT 1 FROM receivables.credit_reservations c"
+                                 "  WHERE c.client_id = a.client_id AND c.approved_by <> ''"
+                                 "  AND c.status IN ('HELD', 'CONFIRMED'))"),
                      0);
     //  Refused, waiting, cancelled or replaced orders hold nothing.
-    s_wait_value("SELECT count(*) FROM orders.orders o WHERE o.status IN (3, 4, 5, 6, 11)"
-                 " AND (EXISTS (SELECT 1 FROM logistics.reservations r"
-                 "  WHERE r.order_id = o.order_id AND r.status IN ('held', 'confirmed'))"
-                 " OR EXISTS (SELECT 1 FROM receivables.credit_reservations c"
-                 "  WHERE c.order_id = o.order_id AND c.status IN ('HELD', 'CONFIRMED')))",
-                 0, 30000);
+    assert_true(
+        kth_wait_sql(s_set,
+                     "SELECT count(*) FROM orders.orders o WHERE o.status IN (3, 4, 5, 6, 11)"
+                     " AND (EXISTS (SELECT 1 FROM logistics.reservations r"
+                     "  WHERE r.order_id = o.order_id AND r.status IN ('held', 'confirmed'))"
+                     " OR EXISTS (SELECT 1 FROM receivables.credit_reservations c"
+                     "  WHERE c.order_id = o.order_id AND c.status IN ('HELD', 'CONFIRMED')))",
+                     0, 30000));
     //  Confirmed orders hold both.
-    s_wait_value("SELECT count(*) FROM orders.orders o WHERE o.status = 2"
-                 " AND (NOT EXISTS (SELECT 1 FROM logistics.reservations r"
-                 "  WHERE r.order_id = o.order_id AND r.status IN ('held', 'confirmed'))"
-                 " OR NOT EXISTS (SELECT 1 FROM receivables.credit_reservations c"
-                 "  WHERE c.order_id = o.order_id AND c.status IN ('HELD', 'CONFIRMED')))",
-                 0, 30000);
+    assert_true(
+        kth_wait_sql(s_set,
+                     "SELECT count(*) FROM orders.orders o WHERE o.status = 2"
+                     " AND (NOT EXISTS (SELECT 1 FROM logistics.reservations r"
+                     "  WHERE r.order_id = o.order_id AND r.status IN ('held', 'confirmed'))"
+                     " OR NOT EXISTS (SELECT 1 FROM receivables.credit_reservations c"
+                     "  WHERE c.order_id = o.order_id AND c.status IN ('HELD', 'CONFIRMED')))",
+                     0, 30000));
     //  Per order: line count and total agree with the lines.
-    assert_int_equal(s_i64("SELECT count(*) FROM orders.orders o WHERE o.n_lines <>"
-                           " (SELECT count(*) FROM orders.order_lines l"
-                           "   WHERE l.order_id = o.order_id)"
-                           " OR o.total <> (SELECT sum(line_total) FROM orders.order_lines l"
-                           "   WHERE l.order_id = o.order_id)"),
+    assert_int_equal(kth_sql_i64(s_set,
+                                 "SELECT count(*) FROM orders.orders o WHERE o.n_lines <>"
+                                 " (SELECT count(*) FROM orders.order_lines l"
+                                 "   WHERE l.order_id = o.order_id)"
+                                 " OR o.total <> (SELECT sum(line_total) FROM orders.order_lines l"
+                                 "   WHERE l.order_id = o.order_id)"),
                      0);
 }
 
@@ -1209,13 +1179,14 @@ static void test_concurrent_orders_keep_invariants(void **state)
     int placed = s_run_load(32, 8, NULL);
     assert_true(placed > 100);
     s_check_invariants();
-    print_message("# orders: %lld new; confirmed %lld, back-order %lld, approval %lld\n",
-                  (long long) (s_orders_count() - before),
-                  (long long) s_i64("SELECT count(*) FROM orders.orders WHERE status = 2"),
-                  (long long) s_i64("SELECT count(*) FROM orders.orders WHERE status = 4"),
-                  (long long) s_i64("SELECT count(*) FROM orders.orders WHERE status = 3"));
+    print_message(
+        "# orders: %lld new; confirmed %lld, back-order %lld, approval %lld\n",
+        (long long)(s_orders_count() - before),
+        (long long)kth_sql_i64(s_set, "SELECT count(*) FROM orders.orders WHERE status = 2"),
+        (long long)kth_sql_i64(s_set, "SELECT count(*) FROM orders.orders WHERE status = 4"),
+        (long long)kth_sql_i64(s_set, "SELECT count(*) FROM orders.orders WHERE status = 3"));
     //  Scarce stock ran out and tight credit was hit.
-    assert_true(s_i64("SELECT count(*) FROM orders.orders WHERE status = 4") > 0);
+    assert_true(kth_sql_i64(s_set, "SELECT count(*) FROM orders.orders WHERE status = 4") > 0);
 }
 
 static void s_kill_in_the_middle(void)
@@ -1308,22 +1279,8 @@ static void s_wait_answers(int n)
         zclock_sleep(10);
 }
 
-//  PlaceOrder requests this process has handled, from its /metrics.
-static int64_t s_place_handled(pid_t pid)
-{
-    char *body = NULL;
-    if (kth_http_get(kth_http_port(s_set, pid), "/metrics", &body) != 200) {
-        free(body);
-        return -1;
-    }
-    static const char prefix[] = "kontor_requests_total{method=\"PlaceOrder\",";
-    int64_t total = 0;
-    for (char *line = strtok(body, "\n"); line; line = strtok(NULL, "\n"))
-        if (strncmp(line, prefix, sizeof prefix - 1) == 0)
-            total += strtoll(strrchr(line, ' ') + 1, NULL, 10);
-    free(body);
-    return total;
-}
+//  PlaceOrder requests a process has handled (kth_metric's prefix).
+#define S_PLACE_HANDLED "kontor_requests_total{method=\"PlaceOrder\","
 
 static bool s_new_took_share;
 
@@ -1332,10 +1289,7 @@ static void s_scale_out_then_stop_first(void)
     s_wait_answers(20);
     //  A third instance joins under load and takes a share within seconds.
     pid_t third = kth_start_service(s_set, "orders", 4);
-    int64_t until = kt_now_ms() + 10000;
-    while (s_place_handled(third) <= 0 && kt_now_ms() < until)
-        zclock_sleep(50);
-    s_new_took_share = s_place_handled(third) > 0;
+    s_new_took_share = kth_wait_metric(kth_http_port(s_set, third), S_PLACE_HANDLED, 1, 10000);
     //  The first leaves with SIGTERM while the load goes on.
     int ws = kth_signal(s_set, s_orders[0], SIGTERM);
     assert_true(WIFEXITED(ws) && WEXITSTATUS(ws) == 0);

@@ -42,67 +42,6 @@ static pid_t s_rcv[2];
 
 //  ---------------------------------------------------------------- helpers
 
-static int64_t s_i64(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int64_t s_i64(const char *fmt, ...)
-{
-    char sql[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(sql, sizeof sql, fmt, ap);
-    va_end(ap);
-    return kth_sql_i64(s_set, sql);
-}
-
-static char *s_text(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *s_text(const char *fmt, ...)
-{
-    char sql[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(sql, sizeof sql, fmt, ap);
-    va_end(ap);
-    return kth_sql_value(s_set, sql);
-}
-
-typedef struct {
-    char sql[1024];
-    int64_t want;
-} s_cond_t;
-
-static bool s_reached(void *arg)
-{
-    s_cond_t *c = arg;
-    return kth_sql_i64(s_set, c->sql) == c->want;
-}
-
-//  Wait until the SQL's value is `want`.
-static void s_wait(int64_t want, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void s_wait(int64_t want, const char *fmt, ...)
-{
-    s_cond_t c;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(c.sql, sizeof c.sql, fmt, ap);
-    va_end(ap);
-    c.want = want;
-    bool ok = kth_wait_for(s_reached, &c, S_WAIT_MS);
-    if (!ok)
-        print_message("# waited for %s = %lld, have %lld\n", c.sql, (long long) want,
-                      (long long) kth_sql_i64(s_set, c.sql));
-    assert_true(ok);
-}
-
-static kt_client_t *s_client(const char *principal)
-{
-    kth_use(s_set, principal);
-    kt_config_t cfg;
-    char why[256];
-    assert_int_equal(kt_config_load(&cfg, "test", why, sizeof why), 0);
-    kt_client_t *client = kt_client_new(&cfg);
-    assert_non_null(client);
-    return client;
-}
-
 //  A client for another thread: kth_use must have run on the main thread.
 static kt_client_t *s_thread_client(void)
 {
@@ -138,7 +77,7 @@ static int s_call(const char *principal, const char *method, const ProtobufCMess
                   const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out,
                   kt_reply_t *reply)
 {
-    kt_client_t *client = s_client(principal);
+    kt_client_t *client = kth_client(s_set, principal);
     int status = s_call_as(client, method, req, desc, out, reply);
     kt_client_destroy(&client);
     return status;
@@ -164,32 +103,6 @@ static void s_expect(const char *principal, const char *method, const ProtobufCM
     kt_reply_clear(&reply);
 }
 
-static const kt_stmt_t s_outbox_stmt[] = {
-    {"t_clients_outbox", "INSERT INTO clients.outbox (type, payload) VALUES ($1, $2)", 2},
-    {"t_logistics_outbox", "INSERT INTO logistics.outbox (type, payload) VALUES ($1, $2)", 2},
-    {"t_orders_outbox", "INSERT INTO orders.outbox (type, payload) VALUES ($1, $2)", 2},
-};
-
-//  Write an event into a producer's outbox as its handler would.
-static void s_emit(int producer, const char *type, const ProtobufCMessage *msg)
-{
-    size_t len;
-    uint8_t *buf = kt_msg_pack(msg, &len);
-    assert_non_null(buf);
-    const char *params[] = {type, (const char *) buf};
-    int lengths[] = {0, (int) len};
-    int formats[] = {0, 1};
-    PGresult *res = kt_pg_exec_bin(kth_admin(s_set), &s_outbox_stmt[producer], params, lengths,
-                                   formats);
-    assert_non_null(res);
-    PQclear(res);
-    free(buf);
-}
-
-#define S_CLIENTS 0
-#define S_LOGISTICS 1
-#define S_ORDERS 2
-
 static void s_terms_event(int64_t client, int64_t limit, const char *currency, int pd, int gd,
                           int64_t manager, int64_t branch, int64_t version)
 {
@@ -209,21 +122,24 @@ static void s_terms_event(int64_t client, int64_t limit, const char *currency, i
     Kontor__Clients__TermsChanged ev = KONTOR__CLIENTS__TERMS_CHANGED__INIT;
     ev.terms = &t;
     ev.changed_by = "head-1";
-    s_emit(S_CLIENTS, "TermsChanged", &ev.base);
+    kth_outbox(s_set, "clients", "TermsChanged", &ev.base);
 }
 
 //  Terms through the clients stream, applied before returning.
 static void s_terms(int64_t client, int64_t limit, int pd, int gd, int64_t manager,
                     int64_t branch)
 {
-    int64_t before = s_i64("SELECT count(*) FROM receivables.credit_events WHERE client_id = %lld"
-                           " AND kind = 'terms'",
-                           (long long) client);
+    int64_t before =
+        kth_sql_i64f(s_set,
+                     "SELECT count(*) FROM receivables.credit_events WHERE client_id = %lld"
+                     " AND kind = 'terms'",
+                     (long long)client);
     s_terms_event(client, limit, "EUR", pd, gd, manager, branch, 0);
-    s_wait(before + 1,
-           "SELECT count(*) FROM receivables.credit_events WHERE client_id = %lld"
-           " AND kind = 'terms'",
-           (long long) client);
+    assert_true(
+        kth_wait_sqlf(s_set, before + 1, S_WAIT_MS,
+                      "SELECT count(*) FROM receivables.credit_events WHERE client_id = %lld"
+                      " AND kind = 'terms'",
+                      (long long)client));
 }
 
 //  A dispatch of `n` lines (qty, price pairs) `days_ago` days back.
@@ -252,7 +168,7 @@ static void s_dispatch(int64_t shipment, int64_t order, int64_t client, int days
     sh.changed_at_ms = (int64_t) zclock_time() - days_ago * S_DAY_MS;
     Kontor__Logistics__ShipmentDispatched ev = KONTOR__LOGISTICS__SHIPMENT_DISPATCHED__INIT;
     ev.shipment = &sh;
-    s_emit(S_LOGISTICS, "ShipmentDispatched", &ev.base);
+    kth_outbox(s_set, "logistics", "ShipmentDispatched", &ev.base);
 }
 
 static void s_dispatch1(int64_t shipment, int64_t order, int64_t client, int days_ago,
@@ -264,14 +180,15 @@ static void s_dispatch1(int64_t shipment, int64_t order, int64_t client, int day
 
 static void s_wait_invoice(int64_t shipment)
 {
-    s_wait(1, "SELECT count(*) FROM receivables.invoices WHERE shipment_id = %lld",
-           (long long) shipment);
+    assert_true(kth_wait_sqlf(s_set, 1, S_WAIT_MS,
+                              "SELECT count(*) FROM receivables.invoices WHERE shipment_id = %lld",
+                              (long long)shipment));
 }
 
 static int64_t s_invoice_of(int64_t shipment)
 {
-    return s_i64("SELECT id FROM receivables.invoices WHERE shipment_id = %lld",
-                 (long long) shipment);
+    return kth_sql_i64f(s_set, "SELECT id FROM receivables.invoices WHERE shipment_id = %lld",
+                        (long long)shipment);
 }
 
 static void s_return_event(int64_t return_id, int64_t order, int64_t client, int64_t amount)
@@ -283,7 +200,7 @@ static void s_return_event(int64_t return_id, int64_t order, int64_t client, int
     ev.currency = "EUR";
     ev.amount = amount;
     ev.reason = KONTOR__ORDERS__RETURN_REASON__DEFECT;
-    s_emit(S_ORDERS, "ReturnRecorded", &ev.base);
+    kth_outbox(s_set, "orders", "ReturnRecorded", &ev.base);
 }
 
 static void s_discrepancy_event(int64_t act, int64_t shipment, int64_t order, int64_t client,
@@ -303,26 +220,26 @@ static void s_discrepancy_event(int64_t act, int64_t shipment, int64_t order, in
     ev.n_lines = 1;
     ev.lines = items;
     ev.currency = "EUR";
-    s_emit(S_LOGISTICS, "DiscrepancyRecorded", &ev.base);
+    kth_outbox(s_set, "logistics", "DiscrepancyRecorded", &ev.base);
 }
 
 //  All events written so far by logistics and orders are applied.
 static void s_drain(void)
 {
-    s_wait(0,
-           "SELECT (SELECT count(*) FROM logistics.outbox WHERE seq IS NULL)"
-           " + (SELECT count(*) FROM orders.outbox WHERE seq IS NULL)"
-           " + (SELECT count(*) FROM clients.outbox WHERE seq IS NULL)");
-    s_wait(1,
-           "SELECT (coalesce((SELECT last_seq FROM receivables.event_offsets"
-           "                   WHERE producer = 'logistics'), 0)"
-           "        = (SELECT last_seq FROM logistics.outbox_state))::int"
-           "     * (coalesce((SELECT last_seq FROM receivables.event_offsets"
-           "                   WHERE producer = 'orders'), 0)"
-           "        = (SELECT last_seq FROM orders.outbox_state))::int"
-           "     * (coalesce((SELECT last_seq FROM receivables.event_offsets"
-           "                   WHERE producer = 'clients'), 0)"
-           "        = (SELECT last_seq FROM clients.outbox_state))::int");
+    assert_true(kth_wait_sqlf(s_set, 0, S_WAIT_MS,
+                              "SELECT (SELECT count(*) FROM logistics.outbox WHERE seq IS NULL)"
+                              " + (SELECT count(*) FROM orders.outbox WHERE seq IS NULL)"
+                              " + (SELECT count(*) FROM clients.outbox WHERE seq IS NULL)"));
+    assert_true(kth_wait_sqlf(s_set, 1, S_WAIT_MS,
+                              "SELECT (coalesce((SELECT last_seq FROM receivables.event_offsets"
+                              "                   WHERE producer = 'logistics'), 0)"
+                              "        = (SELECT last_seq FROM logistics.outbox_state))::int"
+                              "     * (coalesce((SELECT last_seq FROM receivables.event_offsets"
+                              "                   WHERE producer = 'orders'), 0)"
+                              "        = (SELECT last_seq FROM orders.outbox_state))::int"
+                              "     * (coalesce((SELECT last_seq FROM receivables.event_offsets"
+                              "                   WHERE producer = 'clients'), 0)"
+                              "        = (SELECT last_seq FROM clients.outbox_state))::int"));
 }
 
 static int s_reserve_as(kt_client_t *client, int64_t order, int64_t client_id, int64_t amount,
@@ -346,7 +263,7 @@ static int s_reserve_as(kt_client_t *client, int64_t order, int64_t client_id, i
 
 static int s_reserve(int64_t order, int64_t client_id, int64_t amount)
 {
-    kt_client_t *c = s_client("orders");
+    kt_client_t *c = kth_client(s_set, "orders");
     int status = s_reserve_as(c, order, client_id, amount, "EUR", 0, NULL, NULL, NULL);
     kt_client_destroy(&c);
     return status;
@@ -389,7 +306,7 @@ static int s_pay_as(kt_client_t *client, int64_t client_id, int64_t amount, cons
 static int s_pay(int64_t client_id, int64_t amount, const char *date, const char *reference,
                  Kontor__Receivables__RecordPaymentReply **out)
 {
-    kt_client_t *c = s_client("accountant-1");
+    kt_client_t *c = kth_client(s_set, "accountant-1");
     int status = s_pay_as(c, client_id, amount, "EUR", date, reference, NULL, 0, out, NULL);
     kt_client_destroy(&c);
     return status;
@@ -409,7 +326,7 @@ static Kontor__Receivables__BalanceReply *s_balance(int64_t client_id)
 //  The database's date `days` from today, as text (caller frees).
 static char *s_date(int days)
 {
-    return s_text("SELECT (current_date + %d)::text", days);
+    return kth_sql_valuef(s_set, "SELECT (current_date + %d)::text", days);
 }
 
 //  The money invariants, per client and in total, from the detail rows.
@@ -486,12 +403,7 @@ static int s_setup(void **state)
     kth_start_service(s_set, "orders", 1);
     s_rcv[0] = kth_start_service(s_set, "receivables", 4);
     s_rcv[1] = kth_start_service(s_set, "receivables", 4);
-    return 0;
-}
-
-static int s_teardown(void **state)
-{
-    kth_set_destroy(&s_set);
+    *state = s_set; //  for kth_teardown
     return 0;
 }
 
@@ -500,12 +412,18 @@ static int s_teardown(void **state)
 static void test_terms_from_clients_and_ownership(void **state)
 {
     s_terms_event(100, 100000, "EUR", 30, 5, 2, 7, 5);
-    s_wait(1, "SELECT count(*) FROM receivables.accounts WHERE client_id = 100 AND has_terms");
+    assert_true(kth_wait_sqlf(
+        s_set, 1, S_WAIT_MS,
+        "SELECT count(*) FROM receivables.accounts WHERE client_id = 100 AND has_terms"));
     //  An older version changes nothing; a newer one does.
     s_terms_event(100, 1, "EUR", 1, 1, 3, 1, 4);
     s_terms_event(100, 200000, "EUR", 30, 5, 2, 7, 6);
-    s_wait(200000, "SELECT credit_limit FROM receivables.accounts WHERE client_id = 100");
-    assert_int_equal(s_i64("SELECT manager_id FROM receivables.accounts WHERE client_id = 100"), 2);
+    assert_true(
+        kth_wait_sqlf(s_set, 200000, S_WAIT_MS,
+                      "SELECT credit_limit FROM receivables.accounts WHERE client_id = 100"));
+    assert_int_equal(
+        kth_sql_i64f(s_set, "SELECT manager_id FROM receivables.accounts WHERE client_id = 100"),
+        2);
 
     //  manager-1 (id 2) owns client 100; manager-2 (id 3) does not.
     Kontor__Receivables__BalanceRequest req = KONTOR__RECEIVABLES__BALANCE_REQUEST__INIT;
@@ -547,8 +465,9 @@ static void test_terms_from_clients_and_ownership(void **state)
     cc.manager_id = 3;
     cc.branch_id = 8;
     cc.version = 7;
-    s_emit(S_CLIENTS, "ClientChanged", &cc.base);
-    s_wait(3, "SELECT manager_id FROM receivables.accounts WHERE client_id = 100");
+    kth_outbox(s_set, "clients", "ClientChanged", &cc.base);
+    assert_true(kth_wait_sqlf(s_set, 3, S_WAIT_MS,
+                              "SELECT manager_id FROM receivables.accounts WHERE client_id = 100"));
     assert_int_equal(s_call("manager-2", "Balance", &req.base,
                             &kontor__receivables__balance_reply__descriptor, NULL, NULL),
                      KT_OK);
@@ -624,14 +543,16 @@ static void s_race(int64_t client, int64_t first_order, bool kill_one)
     atomic_store(&s_go, 1);
     if (kill_one) {
         //  kill -9 one of the two instances while the calls are in flight.
-        s_wait(1, "SELECT (count(*) >= 1)::int FROM receivables.credit_events"
-                  " WHERE client_id = %lld",
-               (long long) client);
+        assert_true(kth_wait_sqlf(s_set, 1, S_WAIT_MS,
+                                  "SELECT (count(*) >= 1)::int FROM receivables.credit_events"
+                                  " WHERE client_id = %lld",
+                                  (long long)client));
         kth_signal(s_set, s_rcv[0], SIGKILL);
         print_message("# killed one instance after %lld of %d decisions\n",
-                      (long long) s_i64("SELECT count(*) FROM receivables.credit_events"
-                                        " WHERE client_id = %lld",
-                                        (long long) client),
+                      (long long)kth_sql_i64f(s_set,
+                                              "SELECT count(*) FROM receivables.credit_events"
+                                              " WHERE client_id = %lld",
+                                              (long long)client),
                       S_RACERS);
         s_rcv[0] = kth_start_service(s_set, "receivables", 4);
     }
@@ -652,17 +573,20 @@ static void s_race(int64_t client, int64_t first_order, bool kill_one)
                   kill_one ? " (one instance killed mid-run)" : "");
     assert_int_equal(ok, 10);
     assert_int_equal(over, S_RACERS - 10);
-    assert_int_equal(s_i64("SELECT count(*) FROM receivables.credit_reservations"
-                           " WHERE client_id = %lld AND status = 'HELD'",
-                           (long long) client),
+    assert_int_equal(kth_sql_i64f(s_set,
+                                  "SELECT count(*) FROM receivables.credit_reservations"
+                                  " WHERE client_id = %lld AND status = 'HELD'",
+                                  (long long)client),
                      10);
-    assert_int_equal(s_i64("SELECT reserved FROM receivables.accounts WHERE client_id = %lld",
-                           (long long) client),
-                     10000);
+    assert_int_equal(
+        kth_sql_i64f(s_set, "SELECT reserved FROM receivables.accounts WHERE client_id = %lld",
+                     (long long)client),
+        10000);
     //  Exposure never above the limit.
-    assert_int_equal(s_i64("SELECT count(*) FROM receivables.accounts WHERE client_id = %lld"
-                           " AND open_amount - unapplied + reserved > credit_limit",
-                           (long long) client),
+    assert_int_equal(kth_sql_i64f(s_set,
+                                  "SELECT count(*) FROM receivables.accounts WHERE client_id = %lld"
+                                  " AND open_amount - unapplied + reserved > credit_limit",
+                                  (long long)client),
                      0);
 }
 
@@ -687,9 +611,10 @@ static void test_reservation_idempotent_confirm_release_expire(void **state)
     s_terms(400, 50000, 30, 5, 2, 7);
     assert_int_equal(s_reserve(4001, 400, 10000), KT_OK);
     assert_int_equal(s_reserve(4001, 400, 10000), KT_OK);        //  same again: same answer
-    assert_int_equal(s_i64("SELECT reserved FROM receivables.accounts WHERE client_id = 400"),
-                     10000);
-    kt_client_t *c = s_client("orders");
+    assert_int_equal(
+        kth_sql_i64f(s_set, "SELECT reserved FROM receivables.accounts WHERE client_id = 400"),
+        10000);
+    kt_client_t *c = kth_client(s_set, "orders");
     kt_reply_t reply;
     assert_int_equal(s_reserve_as(c, 4001, 400, 12000, "EUR", 0, NULL, NULL, &reply), KT_ABORTED);
     assert_string_equal(reply.reason, "idempotency_mismatch");
@@ -703,7 +628,8 @@ static void test_reservation_idempotent_confirm_release_expire(void **state)
     assert_int_equal(s_credit("ReleaseCredit", 4001, &cs), KT_OK);
     assert_int_equal(cs, KONTOR__RECEIVABLES__CREDIT_STATUS__CREDIT_RELEASED);
     assert_int_equal(s_credit("ReleaseCredit", 4001, &cs), KT_OK);
-    assert_int_equal(s_i64("SELECT reserved FROM receivables.accounts WHERE client_id = 400"), 0);
+    assert_int_equal(
+        kth_sql_i64f(s_set, "SELECT reserved FROM receivables.accounts WHERE client_id = 400"), 0);
     Kontor__Receivables__CreditRequest zero = KONTOR__RECEIVABLES__CREDIT_REQUEST__INIT;
     s_expect("orders", "ConfirmCredit", &zero.base,
              &kontor__receivables__credit_reply__descriptor, KT_INVALID_ARGUMENT, "order_id", NULL);
@@ -715,9 +641,11 @@ static void test_reservation_idempotent_confirm_release_expire(void **state)
 
     //  Expiry gives it back by itself (the sweeper); confirming then is refused.
     assert_int_equal(s_reserve_as(c, 4002, 400, 20000, "EUR", 1, NULL, NULL, NULL), KT_OK);
-    s_wait(1, "SELECT count(*) FROM receivables.credit_reservations"
-              " WHERE order_id = 4002 AND status = 'EXPIRED'");
-    assert_int_equal(s_i64("SELECT reserved FROM receivables.accounts WHERE client_id = 400"), 0);
+    assert_true(kth_wait_sqlf(s_set, 1, S_WAIT_MS,
+                              "SELECT count(*) FROM receivables.credit_reservations"
+                              " WHERE order_id = 4002 AND status = 'EXPIRED'"));
+    assert_int_equal(
+        kth_sql_i64f(s_set, "SELECT reserved FROM receivables.accounts WHERE client_id = 400"), 0);
     Kontor__Receivables__CreditRequest late = KONTOR__RECEIVABLES__CREDIT_REQUEST__INIT;
     late.order_id = 4002;
     s_expect("orders", "ConfirmCredit", &late.base,
@@ -736,8 +664,8 @@ static void test_reservation_idempotent_confirm_release_expire(void **state)
     kt_msg_free(&rep->base);
     kt_reply_clear(&reply);
     assert_int_equal(s_reserve_as(c, 4003, 400, 60000, "EUR", 0, "head-1", NULL, NULL), KT_OK);
-    assert_int_equal(s_i64("SELECT count(*) FROM receivables.credit_reservations"
-                           " WHERE order_id = 4003 AND approved_by = 'head-1'"),
+    assert_int_equal(kth_sql_i64f(s_set, "SELECT count(*) FROM receivables.credit_reservations"
+                                         " WHERE order_id = 4003 AND approved_by = 'head-1'"),
                      1);
     assert_int_equal(s_credit("ReleaseCredit", 4003, NULL), KT_OK);
 
@@ -773,33 +701,36 @@ static void test_invoice_from_dispatch_payments_and_credit_notes(void **state)
     s_wait_invoice(5001);
     //  Priced from the lines; due = dispatch + payment days; the
     //  reservation became the invoice without counting twice.
-    assert_int_equal(s_i64("SELECT amount FROM receivables.invoices WHERE shipment_id = 5001"),
-                     5000);
-    assert_int_equal(s_i64("SELECT due_on - issued_on FROM receivables.invoices"
-                           " WHERE shipment_id = 5001"),
+    assert_int_equal(
+        kth_sql_i64f(s_set, "SELECT amount FROM receivables.invoices WHERE shipment_id = 5001"),
+        5000);
+    assert_int_equal(kth_sql_i64f(s_set, "SELECT due_on - issued_on FROM receivables.invoices"
+                                         " WHERE shipment_id = 5001"),
                      30);
-    assert_int_equal(s_i64("SELECT count(*) FROM receivables.invoice_lines l"
-                           " JOIN receivables.invoices i ON i.id = l.invoice_id"
-                           " WHERE i.shipment_id = 5001"),
+    assert_int_equal(kth_sql_i64f(s_set, "SELECT count(*) FROM receivables.invoice_lines l"
+                                         " JOIN receivables.invoices i ON i.id = l.invoice_id"
+                                         " WHERE i.shipment_id = 5001"),
                      2);
-    assert_int_equal(s_i64("SELECT count(*) FROM receivables.credit_reservations"
-                           " WHERE order_id = 5001 AND status = 'INVOICED'"),
+    assert_int_equal(kth_sql_i64f(s_set, "SELECT count(*) FROM receivables.credit_reservations"
+                                         " WHERE order_id = 5001 AND status = 'INVOICED'"),
                      1);
     Kontor__Receivables__BalanceReply *b = s_balance(500);
     assert_int_equal(b->reserved->units, 0);
     assert_int_equal(b->open_invoices->units, 5000);
     assert_int_equal(b->exposure->units, 5000);
     kt_msg_free(&b->base);
-    assert_int_equal(s_i64("SELECT count(*) FROM receivables.outbox WHERE type = 'InvoiceIssued'"),
-                     s_i64("SELECT count(*) FROM receivables.invoices"));
+    assert_int_equal(
+        kth_sql_i64f(s_set, "SELECT count(*) FROM receivables.outbox WHERE type = 'InvoiceIssued'"),
+        kth_sql_i64f(s_set, "SELECT count(*) FROM receivables.invoices"));
     int cs;
     assert_int_equal(s_credit("ReleaseCredit", 5001, &cs), KT_FAILED_PRECONDITION);
 
     //  The same dispatch again (a replayed event): still one invoice.
     s_dispatch(5001, 5001, 500, 0, 2, qty, price);
     s_drain();
-    assert_int_equal(s_i64("SELECT count(*) FROM receivables.invoices WHERE shipment_id = 5001"),
-                     1);
+    assert_int_equal(
+        kth_sql_i64f(s_set, "SELECT count(*) FROM receivables.invoices WHERE shipment_id = 5001"),
+        1);
 
     //  Overpayment: 7000 pays the 5000 and keeps 2000 unapplied ...
     Kontor__Receivables__RecordPaymentReply *p = NULL;
@@ -813,13 +744,17 @@ static void test_invoice_from_dispatch_payments_and_credit_notes(void **state)
     assert_int_equal(s_pay(500, 7000, NULL, "BANK-500-1", &p), KT_OK);
     assert_true(p->duplicate);
     kt_msg_free(&p->base);
-    assert_int_equal(s_i64("SELECT count(*) FROM receivables.outbox WHERE type = 'PaymentRecorded'"),
-                     1);
+    assert_int_equal(
+        kth_sql_i64f(s_set,
+                     "SELECT count(*) FROM receivables.outbox WHERE type = 'PaymentRecorded'"),
+        1);
     //  ... and the next invoice uses the 2000 at once.
     s_dispatch1(5002, 5002, 500, 0, 1500);
     s_wait_invoice(5002);
-    assert_int_equal(s_i64("SELECT open_amount FROM receivables.invoices WHERE shipment_id = 5002"),
-                     0);
+    assert_int_equal(
+        kth_sql_i64f(s_set,
+                     "SELECT open_amount FROM receivables.invoices WHERE shipment_id = 5002"),
+        0);
     b = s_balance(500);
     assert_int_equal(b->unapplied->units, 500);
     assert_int_equal(b->open->units, -500);
@@ -832,8 +767,10 @@ static void test_invoice_from_dispatch_payments_and_credit_notes(void **state)
     s_return_event(1, 5003, 500, 1000);
     s_discrepancy_event(1, 5003, 5003, 500, 2, 250);
     s_drain();
-    assert_int_equal(s_i64("SELECT open_amount FROM receivables.invoices WHERE shipment_id = 5003"),
-                     2000);
+    assert_int_equal(
+        kth_sql_i64f(s_set,
+                     "SELECT open_amount FROM receivables.invoices WHERE shipment_id = 5003"),
+        2000);
     b = s_balance(500);
     assert_int_equal(b->credited->units, 1500);
     assert_int_equal(b->open->units, 2000);
@@ -841,21 +778,23 @@ static void test_invoice_from_dispatch_payments_and_credit_notes(void **state)
     //  The same return again: one credit note.
     s_return_event(1, 5003, 500, 1000);
     s_drain();
-    assert_int_equal(s_i64("SELECT count(*) FROM receivables.settlements"
-                           " WHERE kind = 'credit_note' AND client_id = 500"),
+    assert_int_equal(kth_sql_i64f(s_set, "SELECT count(*) FROM receivables.settlements"
+                                         " WHERE kind = 'credit_note' AND client_id = 500"),
                      2);
 
     //  Named invoices; a reversal opens them again.
     s_dispatch1(5004, 5004, 500, 0, 3000);
     s_wait_invoice(5004);
     int64_t named[] = {s_invoice_of(5004)};
-    kt_client_t *c = s_client("accountant-1");
+    kt_client_t *c = kth_client(s_set, "accountant-1");
     assert_int_equal(s_pay_as(c, 500, 1000, "EUR", NULL, "BANK-500-2", named, 1, &p, NULL), KT_OK);
     assert_int_equal(p->allocations[0]->invoice_id, named[0]);
     kt_msg_free(&p->base);
     kt_client_destroy(&c);
-    assert_int_equal(s_i64("SELECT open_amount FROM receivables.invoices WHERE shipment_id = 5004"),
-                     2000);
+    assert_int_equal(
+        kth_sql_i64f(s_set,
+                     "SELECT open_amount FROM receivables.invoices WHERE shipment_id = 5004"),
+        2000);
     Kontor__Receivables__ReversePaymentRequest rv =
         KONTOR__RECEIVABLES__REVERSE_PAYMENT_REQUEST__INIT;
     rv.reference = "BANK-500-2";
@@ -866,8 +805,10 @@ static void test_invoice_from_dispatch_payments_and_credit_notes(void **state)
                      KT_OK);
     assert_int_equal(((Kontor__Receivables__ReversePaymentReply *) out)->n_reopened, 1);
     kt_msg_free(out);
-    assert_int_equal(s_i64("SELECT open_amount FROM receivables.invoices WHERE shipment_id = 5004"),
-                     3000);
+    assert_int_equal(
+        kth_sql_i64f(s_set,
+                     "SELECT open_amount FROM receivables.invoices WHERE shipment_id = 5004"),
+        3000);
     s_check_money();
 }
 
@@ -876,15 +817,16 @@ static void test_invoice_from_dispatch_payments_and_credit_notes(void **state)
 //  Everything that a refused call must leave as it was.
 static char *s_snapshot(void)
 {
-    return s_text("SELECT concat_ws(',', (SELECT count(*) FROM receivables.settlements),"
-                  " (SELECT count(*) FROM receivables.credit_reservations),"
-                  " (SELECT count(*) FROM receivables.allocations),"
-                  " (SELECT count(*) FROM receivables.outbox),"
-                  " (SELECT sum(paid) FROM receivables.accounts),"
-                  " (SELECT sum(reserved) FROM receivables.accounts),"
-                  " (SELECT sum(open_amount) FROM receivables.accounts),"
-                  " (SELECT string_agg(credit_limit || '/' || currency, ';' ORDER BY client_id)"
-                  "    FROM receivables.accounts))");
+    return kth_sql_valuef(
+        s_set, "SELECT concat_ws(',', (SELECT count(*) FROM receivables.settlements),"
+               " (SELECT count(*) FROM receivables.credit_reservations),"
+               " (SELECT count(*) FROM receivables.allocations),"
+               " (SELECT count(*) FROM receivables.outbox),"
+               " (SELECT sum(paid) FROM receivables.accounts),"
+               " (SELECT sum(reserved) FROM receivables.accounts),"
+               " (SELECT sum(open_amount) FROM receivables.accounts),"
+               " (SELECT string_agg(credit_limit || '/' || currency, ';' ORDER BY client_id)"
+               "    FROM receivables.accounts))");
 }
 
 static void s_bad_reserve(int64_t order, int64_t client, bool with_amount, int64_t units,
@@ -1163,21 +1105,21 @@ static void test_money_conserved_after_a_random_run(void **state)
     //  its four get OK, the others ABORTED.
     assert_int_equal(ok, 4);
     assert_int_equal(mismatch, 4);
-    assert_int_equal(s_i64("SELECT count(*) FROM receivables.settlements"
-                           " WHERE reference = 'RND-SAME'"),
+    assert_int_equal(kth_sql_i64f(s_set, "SELECT count(*) FROM receivables.settlements"
+                                         " WHERE reference = 'RND-SAME'"),
                      1);
     s_drain();
     print_message("# %lld invoices, %lld payments, %lld credit notes, %lld reversed\n",
-                  (long long) s_i64("SELECT count(*) FROM receivables.invoices"),
-                  (long long) s_i64("SELECT count(*) FROM receivables.settlements"
-                                    " WHERE kind = 'payment'"),
-                  (long long) s_i64("SELECT count(*) FROM receivables.settlements"
-                                    " WHERE kind = 'credit_note'"),
-                  (long long) s_i64("SELECT count(*) FROM receivables.settlements"
-                                    " WHERE reversed_on IS NOT NULL"));
+                  (long long)kth_sql_i64f(s_set, "SELECT count(*) FROM receivables.invoices"),
+                  (long long)kth_sql_i64f(s_set, "SELECT count(*) FROM receivables.settlements"
+                                                 " WHERE kind = 'payment'"),
+                  (long long)kth_sql_i64f(s_set, "SELECT count(*) FROM receivables.settlements"
+                                                 " WHERE kind = 'credit_note'"),
+                  (long long)kth_sql_i64f(s_set, "SELECT count(*) FROM receivables.settlements"
+                                                 " WHERE reversed_on IS NOT NULL"));
     //  One invoice per dispatch.
-    assert_int_equal(s_i64("SELECT count(*) - count(DISTINCT shipment_id)"
-                           " FROM receivables.invoices"),
+    assert_int_equal(kth_sql_i64f(s_set, "SELECT count(*) - count(DISTINCT shipment_id)"
+                                         " FROM receivables.invoices"),
                      0);
     s_check_money();
     //  And per client through the method: open = invoiced - paid - credited.
@@ -1200,7 +1142,8 @@ typedef struct {
 //  manager, 2 branch, 3 total) as of `as_of` (days since 1970-01-01).
 static int s_aging_by_hand(int group, int32_t as_of, int32_t today, s_bucket_row_t *rows, int max)
 {
-    char *text = s_text(
+    char *text = kth_sql_valuef(
+        s_set,
         "SELECT string_agg(concat_ws(' ', i.client_id, a.manager_id, a.branch_id,"
         "       i.due_on - date '1970-01-01', i.issued_on - date '1970-01-01', i.open_amount),"
         "       ' ' ORDER BY i.id)"
@@ -1296,9 +1239,11 @@ static void test_aging_matches_a_computation_over_the_rows(void **state)
     Kontor__Receivables__AgingReply *rep = (Kontor__Receivables__AgingReply *) out;
     assert_true(rep->n_rows >= 1);
     for (size_t r = 0; r < rep->n_rows; r++)
-        assert_int_equal(s_i64("SELECT manager_id FROM receivables.accounts WHERE client_id = %lld",
-                               (long long) rep->rows[r]->key),
-                         3);
+        assert_int_equal(
+            kth_sql_i64f(s_set,
+                         "SELECT manager_id FROM receivables.accounts WHERE client_id = %lld",
+                         (long long)rep->rows[r]->key),
+            3);
     kt_msg_free(out);
     s_check_money();
 }
@@ -1415,7 +1360,7 @@ static void s_dunning_twice(const char *as_of, int64_t *notices, int64_t *holds_
 
 static int64_t s_events(const char *type)
 {
-    return s_i64("SELECT count(*) FROM receivables.outbox WHERE type = '%s'", type);
+    return kth_sql_i64f(s_set, "SELECT count(*) FROM receivables.outbox WHERE type = '%s'", type);
 }
 
 static void test_dunning_each_notice_once_and_credit_hold(void **state)
@@ -1431,24 +1376,30 @@ static void test_dunning_each_notice_once_and_credit_hold(void **state)
     int64_t notices, holds_on;
     s_dunning_twice(today, &notices, &holds_on);
     //  Each notice once, each with its event, however many runs.
-    assert_int_equal(notices, s_i64("SELECT count(*) FROM receivables.dunning_notices"));
+    assert_int_equal(notices,
+                     kth_sql_i64f(s_set, "SELECT count(*) FROM receivables.dunning_notices"));
     assert_int_equal(s_events("DunningNotice"),
-                     s_i64("SELECT count(*) FROM receivables.dunning_notices"));
-    assert_int_equal(s_i64("SELECT level FROM receivables.dunning_notices WHERE invoice_id = %lld",
-                           (long long) a),
-                     3);
-    assert_int_equal(s_i64("SELECT level FROM receivables.dunning_notices WHERE invoice_id = %lld",
-                           (long long) b),
-                     0);
-    assert_int_equal(s_i64("SELECT level FROM receivables.dunning_notices WHERE invoice_id = %lld",
-                           (long long) c),
-                     1);
+                     kth_sql_i64f(s_set, "SELECT count(*) FROM receivables.dunning_notices"));
+    assert_int_equal(
+        kth_sql_i64f(s_set, "SELECT level FROM receivables.dunning_notices WHERE invoice_id = %lld",
+                     (long long)a),
+        3);
+    assert_int_equal(
+        kth_sql_i64f(s_set, "SELECT level FROM receivables.dunning_notices WHERE invoice_id = %lld",
+                     (long long)b),
+        0);
+    assert_int_equal(
+        kth_sql_i64f(s_set, "SELECT level FROM receivables.dunning_notices WHERE invoice_id = %lld",
+                     (long long)c),
+        1);
     //  Holds: each client put on hold once, one event each.
     assert_true(holds_on >= 1);
     assert_int_equal(s_events("CreditHoldChanged") - holds_before, holds_on);
-    assert_int_equal(s_i64("SELECT count(*) FROM receivables.accounts WHERE on_hold"), holds_on);
-    assert_int_equal(s_i64("SELECT on_hold::int FROM receivables.accounts WHERE client_id = 950"),
-                     1);
+    assert_int_equal(kth_sql_i64f(s_set, "SELECT count(*) FROM receivables.accounts WHERE on_hold"),
+                     holds_on);
+    assert_int_equal(
+        kth_sql_i64f(s_set, "SELECT on_hold::int FROM receivables.accounts WHERE client_id = 950"),
+        1);
     //  Again: nothing new.
     int64_t again, holds_again;
     s_dunning_twice(today, &again, &holds_again);
@@ -1456,7 +1407,7 @@ static void test_dunning_each_notice_once_and_credit_hold(void **state)
     assert_int_equal(holds_again, 0);
 
     //  On hold: credit refused, naming the overdue invoice.
-    kt_client_t *cl = s_client("orders");
+    kt_client_t *cl = kth_client(s_set, "orders");
     Kontor__Receivables__ReserveCreditReply *rep = NULL;
     kt_reply_t reply;
     assert_int_equal(s_reserve_as(cl, 95100, 950, 100, "EUR", 0, NULL, &rep, &reply),
@@ -1472,35 +1423,39 @@ static void test_dunning_each_notice_once_and_credit_hold(void **state)
     //  Paying the overdue invoice lifts the hold, with its event.
     int64_t before_lift = s_events("CreditHoldChanged");
     Kontor__Receivables__RecordPaymentReply *p = NULL;
-    cl = s_client("accountant-1");
+    cl = kth_client(s_set, "accountant-1");
     assert_int_equal(s_pay_as(cl, 950, 3000, "EUR", NULL, "DUN-950", &a, 1, &p, NULL), KT_OK);
     assert_true(p->hold_lifted);
     kt_msg_free(&p->base);
     kt_client_destroy(&cl);
     assert_int_equal(s_events("CreditHoldChanged") - before_lift, 1);
-    assert_int_equal(s_i64("SELECT on_hold::int FROM receivables.accounts WHERE client_id = 950"),
-                     0);
+    assert_int_equal(
+        kth_sql_i64f(s_set, "SELECT on_hold::int FROM receivables.accounts WHERE client_id = 950"),
+        0);
     assert_int_equal(s_reserve(95100, 950, 100), KT_OK);
 
     //  Twenty days on: the next levels, each once.
     char *later = s_date(20);
     s_dunning_twice(later, &notices, &holds_on);
-    assert_int_equal(s_i64("SELECT max(level) FROM receivables.dunning_notices"
-                           " WHERE invoice_id = %lld",
-                           (long long) b),
+    assert_int_equal(kth_sql_i64f(s_set,
+                                  "SELECT max(level) FROM receivables.dunning_notices"
+                                  " WHERE invoice_id = %lld",
+                                  (long long)b),
                      2);
-    assert_int_equal(s_i64("SELECT max(level) FROM receivables.dunning_notices"
-                           " WHERE invoice_id = %lld",
-                           (long long) c),
+    assert_int_equal(kth_sql_i64f(s_set,
+                                  "SELECT max(level) FROM receivables.dunning_notices"
+                                  " WHERE invoice_id = %lld",
+                                  (long long)c),
                      2);
-    assert_int_equal(s_i64("SELECT count(*) FROM receivables.dunning_notices"
-                           " WHERE invoice_id = %lld",
-                           (long long) a),
+    assert_int_equal(kth_sql_i64f(s_set,
+                                  "SELECT count(*) FROM receivables.dunning_notices"
+                                  " WHERE invoice_id = %lld",
+                                  (long long)a),
                      1);
     assert_int_equal(s_events("DunningNotice"),
-                     s_i64("SELECT count(*) FROM receivables.dunning_notices"));
-    assert_int_equal(s_i64("SELECT count(*) - count(DISTINCT (invoice_id, level))"
-                           " FROM receivables.dunning_notices"),
+                     kth_sql_i64f(s_set, "SELECT count(*) FROM receivables.dunning_notices"));
+    assert_int_equal(kth_sql_i64f(s_set, "SELECT count(*) - count(DISTINCT (invoice_id, level))"
+                                         " FROM receivables.dunning_notices"),
                      0);
     free(later);
     free(today);
@@ -1521,5 +1476,5 @@ int main(void)
         cmocka_unit_test(test_statement_and_discipline),
         cmocka_unit_test(test_dunning_each_notice_once_and_credit_hold),
     };
-    return cmocka_run_group_tests_name("receivables", tests, s_setup, s_teardown);
+    return cmocka_run_group_tests_name("receivables", tests, s_setup, kth_teardown);
 }

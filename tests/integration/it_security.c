@@ -35,10 +35,6 @@
 #include "kt_status.h"
 #include "kt_wire.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/lsan_interface.h>
-#endif
-
 #define S_REVOKE_MS 10000 //  a removed key must stop working within this
 #define S_WAIT_MS   15000 //  bound on any other wait for the set to react
 #define S_PATH      2048
@@ -48,81 +44,22 @@ static pid_t s_bus;
 
 //  ---------------------------------------------------------------- helpers
 
-static void s_config(const char *principal, kt_config_t *cfg)
-{
-    kth_use(s_set, principal);
-    char why[256];
-    assert_int_equal(kt_config_load(cfg, "test", why, sizeof why), 0);
-}
-
-static kt_client_t *s_client(const char *principal)
-{
-    kt_config_t cfg;
-    s_config(principal, &cfg);
-    kt_client_t *client = kt_client_new(&cfg);
-    assert_non_null(client);
-    return client;
-}
-
-//  A raw CURVE socket to one of the bus's endpoints, with `principal`'s key.
-typedef enum { S_TO_BUS, S_TO_EVENTS_IN, S_TO_EVENTS_OUT } s_endpoint_t;
-
-static zsock_t *s_raw(const char *principal, int type, s_endpoint_t where)
-{
-    kt_config_t cfg;
-    s_config(principal, &cfg);
-    zcert_t *cert = kt_cert_load_secret(cfg.cert);
-    assert_non_null(cert);
-    char bus_key[41];
-    assert_int_equal(kt_cert_public_key(cfg.bus_cert, bus_key), 0);
-    zsock_t *sock = zsock_new(type);
-    assert_non_null(sock);
-    kt_curve_client(sock, cert, bus_key);
-    zsock_set_zap_domain(sock, KT_ZAP_DOMAIN);
-    zsock_set_linger(sock, 0);
-    zsock_set_sndtimeo(sock, 1000);
-    const char *endpoint = where == S_TO_BUS         ? cfg.bus
-                           : where == S_TO_EVENTS_IN ? cfg.events_in
-                                                     : cfg.events_out;
-    assert_int_equal(zsock_connect(sock, "%s", endpoint), 0);
-    zcert_destroy(&cert);
-    return sock;
-}
-
 //  The bus's bus_dropped_total{reason="<reason>"}.
 static int64_t s_dropped(const char *reason)
 {
-    char *body = NULL;
-    assert_int_equal(kth_http_get(kth_http_port(s_set, s_bus), "/metrics", &body), 200);
-    char want[96];
-    snprintf(want, sizeof want, "bus_dropped_total{reason=\"%s\"} ", reason);
-    int64_t value = -1;
-    for (char *line = strtok(body, "\n"); line; line = strtok(NULL, "\n"))
-        if (strncmp(line, want, strlen(want)) == 0)
-            value = strtoll(line + strlen(want), NULL, 10);
-    free(body);
+    char series[96];
+    snprintf(series, sizeof series, "bus_dropped_total{reason=\"%s\"} ", reason);
+    int64_t value = kth_metric(kth_http_port(s_set, s_bus), series);
     assert_true(value >= 0);
     return value;
 }
 
-typedef struct {
-    const char *reason;
-    int64_t want;
-} s_dropped_cond_t;
-
-static bool s_dropped_reached(void *arg)
-{
-    s_dropped_cond_t *c = arg;
-    return s_dropped(c->reason) >= c->want;
-}
-
+//  Wait until the bus's bus_dropped_total{reason="<reason>"} is at least `want`.
 static void s_wait_dropped(const char *reason, int64_t want)
 {
-    s_dropped_cond_t c = {reason, want};
-    if (!kth_wait_for(s_dropped_reached, &c, S_WAIT_MS))
-        print_message("# bus_dropped_total{reason=\"%s\"} is %lld, wanted %lld\n", reason,
-                      (long long)s_dropped(reason), (long long)want);
-    assert_true(s_dropped(reason) >= want);
+    char series[96];
+    snprintf(series, sizeof series, "bus_dropped_total{reason=\"%s\"} ", reason);
+    assert_true(kth_wait_metric(kth_http_port(s_set, s_bus), series, want, S_WAIT_MS));
 }
 
 //  A Status call with a short budget and no retry. Returns 0 when anything
@@ -215,31 +152,17 @@ static int s_mode(const char *path)
     return (int)(st.st_mode & 07777);
 }
 
-//  kth_run never frees the program path it builds (tests/lib/kt_harness.c,
-//  s_program_path): keep that harness leak out of this test's verdict until
-//  the harness frees it.
+//  Run kontor-keygen as admin to completion; its exit status.
 static int s_run(const char *const *argv, char **out, char **err)
 {
-#if defined(__SANITIZE_ADDRESS__)
-    __lsan_disable();
-#endif
-    int rc = kth_run(s_set, "admin", "kontor-keygen", argv, NULL, out, err);
-#if defined(__SANITIZE_ADDRESS__)
-    __lsan_enable();
-#endif
-    return rc;
+    return kth_run(s_set, "admin", "kontor-keygen", argv, NULL, out, err);
 }
 
 static int s_setup(void **state)
 {
     s_set = kth_set_new("security");
     s_bus = kth_start_bus(s_set);
-    return 0;
-}
-
-static int s_teardown(void **state)
-{
-    kth_set_destroy(&s_set);
+    *state = s_set; //  for kth_teardown
     return 0;
 }
 
@@ -261,7 +184,7 @@ static void test_events_since_role_matrix(void **state)
     int64_t outbox = kth_sql_i64(s_set, "SELECT count(*) FROM orders.outbox");
     int64_t head = kth_sql_i64(s_set, "SELECT last_seq FROM orders.outbox_state");
     for (size_t i = 0; i < sizeof matrix / sizeof matrix[0]; i++) {
-        kt_client_t *client = s_client(matrix[i].principal);
+        kt_client_t *client = kth_client(s_set, matrix[i].principal);
         Kontor__EventsSinceRequest req = KONTOR__EVENTS_SINCE_REQUEST__INIT;
         req.after_seq = 0;
         req.limit = 10;
@@ -304,7 +227,7 @@ static void test_bus_stamps_the_callers_principal(void **state)
 {
     //  An admin key may serve any service (ops tools): a raw worker for a
     //  service of the test's own.
-    zsock_t *worker = s_raw("admin", ZMQ_DEALER, S_TO_BUS);
+    zsock_t *worker = kth_socket(s_set, "admin", ZMQ_DEALER, KTH_BUS);
     s_worker_send(worker, KT_CMD_READY, "sec-probe");
     zmsg_t *msg = s_recv_within(worker, S_WAIT_MS);
     assert_non_null(msg);
@@ -316,19 +239,9 @@ static void test_bus_stamps_the_callers_principal(void **state)
     assert_int_equal(kt_cert_public_key(path, manager_key), 0);
 
     //  A raw caller, so this one thread can send, serve and read the answer.
-    kt_request_t req = {.timeout_ms = 5000};
-    snprintf(req.method, sizeof req.method, "Whoami");
-    kt_request_id_new(req.request_id);
-    size_t len;
-    uint8_t *body = kt_request_encode(&req, &len);
-    zsock_t *caller = s_raw("manager-1", ZMQ_DEALER, S_TO_BUS);
-    msg = zmsg_new();
-    zmsg_addstr(msg, "");
-    zmsg_addstr(msg, KT_CLIENT_HEADER);
-    zmsg_addstr(msg, "sec-probe");
-    zmsg_addmem(msg, body, len);
-    free(body);
-    assert_int_equal(zmsg_send(&msg, caller), 0);
+    zsock_t *caller = kth_socket(s_set, "manager-1", ZMQ_DEALER, KTH_BUS);
+    char request_id[KT_ID_MAX + 1];
+    assert_int_equal(kth_send_request(caller, "sec-probe", "Whoami", 5000, request_id), 0);
 
     //  REQUEST caller "" Principal Request (heartbeats may come first).
     do {
@@ -358,9 +271,10 @@ static void test_bus_stamps_the_callers_principal(void **state)
     //  Answer it, so the caller sees the round trip complete.
     kt_reply_t reply;
     memset(&reply, 0, sizeof reply);
-    snprintf(reply.request_id, sizeof reply.request_id, "%s", req.request_id);
+    snprintf(reply.request_id, sizeof reply.request_id, "%s", request_id);
     kt_reply_set(&reply, KT_OK, NULL, NULL, "");
-    body = kt_reply_encode(&reply, &len);
+    size_t len;
+    uint8_t *body = kt_reply_encode(&reply, &len);
     zmsg_t *out = zmsg_new();
     zmsg_addstr(out, "");
     zmsg_addstr(out, KT_WORKER_HEADER);
@@ -382,7 +296,7 @@ static void test_bus_stamps_the_callers_principal(void **state)
     char why[160];
     assert_int_equal(kt_reply_decode(zframe_data(last), zframe_size(last), &got, why, sizeof why),
                      0);
-    assert_string_equal(got.request_id, req.request_id);
+    assert_string_equal(got.request_id, request_id);
     assert_int_equal(got.status, KT_OK);
     kt_reply_clear(&got);
     zmsg_destroy(&msg);
@@ -403,7 +317,7 @@ static void test_a_forged_worker_registration_is_refused(void **state)
     zsock_t *socks[N];
     int64_t before = s_dropped("principal");
     for (size_t i = 0; i < N; i++) {
-        socks[i] = s_raw(impostors[i], ZMQ_DEALER, S_TO_BUS);
+        socks[i] = kth_socket(s_set, impostors[i], ZMQ_DEALER, KTH_BUS);
         s_worker_send(socks[i], KT_CMD_READY, "orders");
         zmsg_t *msg = s_recv_within(socks[i], S_WAIT_MS);
         assert_non_null(msg);
@@ -415,20 +329,10 @@ static void test_a_forged_worker_registration_is_refused(void **state)
     //  With no real orders worker, a call waits out its budget and the bus
     //  answers UNAVAILABLE: it never reached an impostor. (A raw caller, to
     //  wait for the bus's verdict, which comes at its next housekeeping.)
-    zsock_t *caller = s_raw("admin", ZMQ_DEALER, S_TO_BUS);
-    kt_request_t req = {.timeout_ms = 500};
-    snprintf(req.method, sizeof req.method, "Status");
-    kt_request_id_new(req.request_id);
-    size_t len;
-    uint8_t *body = kt_request_encode(&req, &len);
-    zmsg_t *msg = zmsg_new();
-    zmsg_addstr(msg, "");
-    zmsg_addstr(msg, KT_CLIENT_HEADER);
-    zmsg_addstr(msg, "orders");
-    zmsg_addmem(msg, body, len);
-    free(body);
-    assert_int_equal(zmsg_send(&msg, caller), 0);
-    msg = s_recv_within(caller, S_WAIT_MS);
+    zsock_t *caller = kth_socket(s_set, "admin", ZMQ_DEALER, KTH_BUS);
+    char request_id[KT_ID_MAX + 1];
+    assert_int_equal(kth_send_request(caller, "orders", "Status", 500, request_id), 0);
+    zmsg_t *msg = s_recv_within(caller, S_WAIT_MS);
     assert_non_null(msg);
     assert_int_equal(zmsg_size(msg), 4);
     kt_reply_t verdict;
@@ -436,13 +340,13 @@ static void test_a_forged_worker_registration_is_refused(void **state)
     zframe_t *last = zmsg_last(msg);
     assert_int_equal(
         kt_reply_decode(zframe_data(last), zframe_size(last), &verdict, why, sizeof why), 0);
-    assert_string_equal(verdict.request_id, req.request_id);
+    assert_string_equal(verdict.request_id, request_id);
     assert_int_equal(verdict.status, KT_UNAVAILABLE);
     kt_reply_clear(&verdict);
     zmsg_destroy(&msg);
     zsock_destroy(&caller);
 
-    kt_client_t *admin = s_client("admin");
+    kt_client_t *admin = kth_client(s_set, "admin");
     int status;
 
     //  With the real one running, it answers, and it is that process.
@@ -476,7 +380,7 @@ static void test_a_forged_worker_registration_is_refused(void **state)
 //  it sends on that topic afterwards is really sent, not filtered locally.
 static zsock_t *s_publisher(const char *principal, const char *const *topics, size_t ntopics)
 {
-    zsock_t *pub = s_raw(principal, ZMQ_XPUB, S_TO_EVENTS_IN);
+    zsock_t *pub = kth_socket(s_set, principal, ZMQ_XPUB, KTH_EVENTS_IN);
     bool seen[8] = {false};
     assert_true(ntopics <= 8);
     size_t left = ntopics;
@@ -541,14 +445,13 @@ static void s_take(zsock_t *sub, s_seen_t *seen, int ms)
 static void test_only_services_publish_and_only_their_own_topics(void **state)
 {
     pid_t orders = kth_start_service(s_set, "orders", 1);
-    zsock_t *sub = s_raw("admin", ZMQ_SUB, S_TO_EVENTS_OUT);
-    zsock_set_rcvhwm(sub, 0);
+    zsock_t *sub = kth_socket(s_set, "admin", ZMQ_SUB, KTH_EVENTS_OUT);
     zsock_set_subscribe(sub, "orders.");
     zsock_set_subscribe(sub, "clients.");
     //  A manager may not read the event stream (nor call EventsSince): its
     //  subscription is refused at the bus.
     int64_t refused_before = s_dropped("principal");
-    zsock_t *peek = s_raw("manager-1", ZMQ_SUB, S_TO_EVENTS_OUT);
+    zsock_t *peek = kth_socket(s_set, "manager-1", ZMQ_SUB, KTH_EVENTS_OUT);
     zsock_set_subscribe(peek, "orders.");
     s_wait_dropped("principal", refused_before + 1);
 
@@ -556,9 +459,8 @@ static void test_only_services_publish_and_only_their_own_topics(void **state)
     s_seen_t seen = {0};
     int64_t deadline = zclock_mono() + S_WAIT_MS;
     while (seen.real == 0 && zclock_mono() < deadline) {
-        assert_int_equal(kt_pg_command(kth_admin(s_set), "INSERT INTO orders.outbox (type, payload)"
-                                                         " VALUES ('SecurityProbe', '\\x00')"),
-                         0);
+        kth_sql_exec(s_set, "INSERT INTO orders.outbox (type, payload)"
+                            " VALUES ('SecurityProbe', '\\x00')");
         for (int i = 0; i < 5 && seen.real == 0; i++)
             s_take(sub, &seen, 100);
     }
@@ -582,9 +484,8 @@ static void test_only_services_publish_and_only_their_own_topics(void **state)
     s_wait_dropped("publish", before + 10);
 
     seen.real = 0;
-    assert_int_equal(kt_pg_command(kth_admin(s_set), "INSERT INTO orders.outbox (type, payload)"
-                                                     " VALUES ('SecurityProbe', '\\x01')"),
-                     0);
+    kth_sql_exec(s_set, "INSERT INTO orders.outbox (type, payload)"
+                        " VALUES ('SecurityProbe', '\\x01')");
     deadline = zclock_mono() + S_WAIT_MS;
     while ((seen.real == 0 || seen.control == 0) && zclock_mono() < deadline)
         s_take(sub, &seen, 200);
@@ -616,8 +517,8 @@ static bool s_goes_unanswered(void *arg)
 static void test_a_revoked_key_stops_working_while_connected(void **state)
 {
     pid_t clients = kth_start_service(s_set, "clients", 1);
-    kt_client_t *victim = s_client("manager-2");
-    kt_client_t *other = s_client("manager-1");
+    kt_client_t *victim = kth_client(s_set, "manager-2");
+    kt_client_t *other = kth_client(s_set, "manager-1");
     int status;
     assert_int_equal(s_status_call(victim, "clients", 5000, &status, NULL, 0), 0);
     assert_int_equal(status, KT_OK);
@@ -637,14 +538,14 @@ static void test_a_revoked_key_stops_working_while_connected(void **state)
     assert_int_equal(s_status_call(victim, "clients", 1000, &status, NULL, 0), -1);
     assert_true(s_dropped("principal") > before);
     //  ... and on a new one (the handshake is refused).
-    kt_client_t *again = s_client("manager-2");
+    kt_client_t *again = kth_client(s_set, "manager-2");
     assert_int_equal(s_status_call(again, "clients", 1000, &status, NULL, 0), -1);
     kt_client_destroy(&again);
 
     //  Everyone else carries on, connected or new.
     assert_int_equal(s_status_call(other, "clients", 5000, &status, NULL, 0), 0);
     assert_int_equal(status, KT_OK);
-    kt_client_t *fresh = s_client("manager-1");
+    kt_client_t *fresh = kth_client(s_set, "manager-1");
     assert_int_equal(s_status_call(fresh, "clients", 5000, &status, NULL, 0), 0);
     assert_int_equal(status, KT_OK);
     kt_client_destroy(&fresh);
@@ -666,7 +567,7 @@ static void test_every_service_role_is_confined_to_its_schema(void **state)
                  "CREATE TABLE %s.sec_probe (x int); INSERT INTO %s.sec_probe VALUES (1);"
                  " ALTER TABLE %s.sec_probe OWNER TO kontor_%s",
                  s_services[y], s_services[y], s_services[y], s_services[y]);
-        assert_int_equal(kt_pg_command(kth_admin(s_set), sql), 0);
+        kth_sql_exec(s_set, sql);
     }
     int pairs = 0;
     for (size_t x = 0; x < NSERVICES; x++) {
@@ -935,5 +836,5 @@ int main(void)
         cmocka_unit_test(test_keygen_keeps_the_secret_to_its_file),
         cmocka_unit_test(test_no_log_holds_a_secret),
     };
-    return cmocka_run_group_tests_name("security", tests, s_setup, s_teardown);
+    return cmocka_run_group_tests_name("security", tests, s_setup, kth_teardown);
 }

@@ -46,6 +46,8 @@
 #include <unistd.h>
 
 #include "kt_auth.h"
+#include "kt_proto.h"
+#include "kt_wire.h"
 
 #define KTH_POLL_MS        20                 //  between two looks at a condition
 #define KTH_READY_MS       20000              //  a process must answer /readyz 200 within this
@@ -63,9 +65,19 @@
 #define KTH_NAME_MAX       40                 //  bytes of a set's name used in names
 #define KTH_TAIL_LINES     40                 //  lines of a process log shown on failure
 #define KTH_PATH           1024               //  folder and file paths
+#define KTH_SQL_MAX        4096               //  SQL made by the printf-style helpers
+#define KTH_SEND_MS        1000               //  a kth_socket send gives up after this
 
 static const char *const s_services[] = {"clients", "orders", "logistics", "receivables"};
 #define KTH_NSERVICES (sizeof s_services / sizeof s_services[0])
+
+//  kth_outbox's insert into each service's outbox, in s_services' order.
+static const kt_stmt_t s_outbox_insert[KTH_NSERVICES] = {
+    {"kth_outbox_clients", "INSERT INTO clients.outbox (type, payload) VALUES ($1, $2)", 2},
+    {"kth_outbox_orders", "INSERT INTO orders.outbox (type, payload) VALUES ($1, $2)", 2},
+    {"kth_outbox_logistics", "INSERT INTO logistics.outbox (type, payload) VALUES ($1, $2)", 2},
+    {"kth_outbox_receivables", "INSERT INTO receivables.outbox (type, payload) VALUES ($1, $2)", 2},
+};
 
 //  The principals every set has keys for (kt_harness.h).
 static const struct {
@@ -271,12 +283,18 @@ static void s_describe_status(int status, char *buf, size_t size)
         snprintf(buf, size, "changed state (wait status %d)", status);
 }
 
-static bool s_is_service(const char *name)
+//  Index of a service in s_services, or -1 if `name` is not one.
+static int s_service_index(const char *name)
 {
     for (size_t i = 0; i < KTH_NSERVICES; i++)
         if (strcmp(s_services[i], name) == 0)
-            return true;
-    return false;
+            return (int)i;
+    return -1;
+}
+
+static bool s_is_service(const char *name)
+{
+    return s_service_index(name) >= 0;
 }
 
 //  --------------------------------------------------------------------------
@@ -736,6 +754,14 @@ void kth_set_destroy(kth_set_t **self_p)
     //  or failed to exit cleanly (a sanitizer report, say) fails the test.
     if (unclean > 0)
         s_fail("set %s: %d process(es) did not exit cleanly (see their logs above)", name, unclean);
+}
+
+int kth_teardown(void **state)
+{
+    kth_set_t *self = *state;
+    kth_set_destroy(&self);
+    *state = NULL;
+    return 0;
 }
 
 void kth_set_env(kth_set_t *self, const char *name, const char *value)
@@ -1215,6 +1241,81 @@ void kth_use(kth_set_t *self, const char *principal)
     s_strv_free(&env);
 }
 
+void kth_config(kth_set_t *self, const char *principal, kt_config_t *out)
+{
+    assert(self && principal && out);
+    kth_use(self, principal);
+    char why[256];
+    if (kt_config_load(out, "test", why, sizeof why) != 0)
+        s_fail("cannot load the configuration of %s: %s", principal, why);
+}
+
+kt_client_t *kth_client(kth_set_t *self, const char *principal)
+{
+    kt_config_t cfg;
+    kth_config(self, principal, &cfg);
+    kt_client_t *client = kt_client_new(&cfg);
+    if (client == NULL)
+        s_fail("cannot make a client as %s", principal);
+    return client;
+}
+
+zsock_t *kth_socket(kth_set_t *self, const char *principal, int type, kth_endpoint_t where)
+{
+    kt_config_t cfg;
+    kth_config(self, principal ? principal : "admin", &cfg);
+    const char *endpoint = where == KTH_BUS         ? cfg.bus
+                           : where == KTH_EVENTS_IN ? cfg.events_in
+                                                    : cfg.events_out;
+    zcert_t *cert = principal ? kt_cert_load_secret(cfg.cert) : zcert_new();
+    char bus_key[41];
+    if (cert == NULL || kt_cert_public_key(cfg.bus_cert, bus_key) != 0) {
+        zcert_destroy(&cert);
+        s_fail("cannot load the keys for a socket as %s: %s, %s",
+               principal ? principal : "a stranger", cfg.cert, cfg.bus_cert);
+    }
+    zsock_t *sock = zsock_new(type);
+    if (sock == NULL) {
+        zcert_destroy(&cert);
+        s_fail("cannot make a socket of type %d", type);
+    }
+    kt_curve_client(sock, cert, bus_key);
+    zcert_destroy(&cert); //  the socket holds its own copy of the keys
+    zsock_set_zap_domain(sock, KT_ZAP_DOMAIN);
+    zsock_set_linger(sock, 0);
+    zsock_set_sndtimeo(sock, KTH_SEND_MS);
+    if (type == ZMQ_SUB)
+        zsock_set_rcvhwm(sock, 0);
+    if (zsock_connect(sock, "%s", endpoint) != 0) {
+        zsock_destroy(&sock);
+        s_fail("cannot connect to %s: %s", endpoint, zmq_strerror(zmq_errno()));
+    }
+    return sock;
+}
+
+int kth_send_request(zsock_t *sock, const char *service, const char *method, uint32_t timeout_ms,
+                     char *request_id)
+{
+    assert(sock && service && method && request_id);
+    kt_request_t req = {.timeout_ms = timeout_ms};
+    snprintf(req.method, sizeof req.method, "%s", method);
+    kt_request_id_new(req.request_id);
+    memcpy(request_id, req.request_id, sizeof req.request_id);
+    size_t len;
+    uint8_t *body = kt_request_encode(&req, &len);
+    if (body == NULL)
+        s_die("out of memory");
+    zmsg_t *msg = zmsg_new();
+    zmsg_addstr(msg, "");
+    zmsg_addstr(msg, KT_CLIENT_HEADER);
+    zmsg_addstr(msg, service);
+    zmsg_addmem(msg, body, len);
+    free(body);
+    int rc = zmsg_send(&msg, sock);
+    zmsg_destroy(&msg); //  still ours if it was not sent
+    return rc == 0 ? 0 : -1;
+}
+
 int kth_http_port(kth_set_t *self, pid_t pid)
 {
     assert(self);
@@ -1299,6 +1400,80 @@ int64_t kth_sql_i64(kth_set_t *self, const char *sql)
     return ok ? (int64_t)v : INT64_MIN;
 }
 
+//  The printf-style SQL into sql[KTH_SQL_MAX]; SQL that does not fit fails
+//  the test.
+static void s_vsql(char *sql, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+static void s_vsql(char *sql, const char *fmt, va_list ap)
+{
+    int n = vsnprintf(sql, KTH_SQL_MAX, fmt, ap);
+    if (n < 0 || n >= KTH_SQL_MAX)
+        s_fail("SQL longer than %d bytes: %.200s...", KTH_SQL_MAX - 1, sql);
+}
+
+char *kth_sql_valuef(kth_set_t *self, const char *fmt, ...)
+{
+    char sql[KTH_SQL_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    s_vsql(sql, fmt, ap);
+    va_end(ap);
+    return kth_sql_value(self, sql);
+}
+
+int64_t kth_sql_i64f(kth_set_t *self, const char *fmt, ...)
+{
+    char sql[KTH_SQL_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    s_vsql(sql, fmt, ap);
+    va_end(ap);
+    return kth_sql_i64(self, sql);
+}
+
+void kth_sql_exec(kth_set_t *self, const char *sql)
+{
+    assert(self && sql);
+    if (kt_pg_command(self->admin, sql) != 0)
+        s_fail("SQL failed: %s\nkth: the SQL: %s", kt_pg_error(self->admin), sql);
+}
+
+void kth_outbox(kth_set_t *self, const char *producer, const char *type,
+                const ProtobufCMessage *msg)
+{
+    assert(self && producer && type && msg);
+    int index = s_service_index(producer);
+    if (index < 0)
+        s_fail("not a service with an outbox: %s", producer);
+    size_t len;
+    uint8_t *payload = kt_msg_pack(msg, &len);
+    if (payload == NULL)
+        s_die("out of memory");
+    const char *params[] = {type, (const char *)payload};
+    const int lengths[] = {0, (int)len};
+    const int formats[] = {0, 1}; //  the payload is binary (bytea)
+    PGresult *res = kt_pg_exec_bin(self->admin, &s_outbox_insert[index], params, lengths, formats);
+    free(payload);
+    if (res == NULL)
+        s_fail("could not write %s into %s.outbox: %s", type, producer, kt_pg_error(self->admin));
+    PQclear(res);
+}
+
+void kth_outbox_fill(kth_set_t *self, const char *producer, const char *type, int n, int per_tx)
+{
+    assert(self && producer && type && per_tx > 0);
+    if (!s_is_service(producer))
+        s_fail("not a service with an outbox: %s", producer);
+    char sql[KTH_SQL_MAX];
+    for (int done = 0; done < n; done += per_tx) {
+        int k = n - done < per_tx ? n - done : per_tx;
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO %s.outbox (type, payload)"
+                 " SELECT '%s', int8send(g) FROM generate_series(1, %d) g",
+                 producer, type, k);
+        kth_sql_exec(self, sql);
+    }
+}
+
 //  --------------------------------------------------------------------------
 //  HTTP and waiting
 
@@ -1368,6 +1543,53 @@ int kth_http_get(int port, const char *path, char **body)
     return status;
 }
 
+int64_t kth_metric(int port, const char *prefix)
+{
+    assert(prefix);
+    char *body = NULL;
+    if (kth_http_get(port, "/metrics", &body) != 200) {
+        free(body);
+        return -1;
+    }
+    size_t len = strlen(prefix);
+    int64_t total = -1;
+    char *save = NULL;
+    for (char *line = strtok_r(body, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        if (strncmp(line, prefix, len) != 0)
+            continue;
+        const char *value = strrchr(line, ' ');
+        total = (total < 0 ? 0 : total) + strtoll(value ? value + 1 : line, NULL, 10);
+    }
+    free(body);
+    return total;
+}
+
+//  What kth_wait_metric waits for.
+typedef struct {
+    int port;           //  whose /metrics
+    const char *prefix; //  the series to sum (kth_metric)
+    int64_t want;       //  the least value waited for
+    int64_t last;       //  the value seen last
+} s_metric_wait_t;
+
+static bool s_metric_reached(void *arg)
+{
+    s_metric_wait_t *wait = arg;
+    wait->last = kth_metric(wait->port, wait->prefix);
+    return wait->last >= wait->want;
+}
+
+bool kth_wait_metric(int port, const char *prefix, int64_t want, int timeout_ms)
+{
+    assert(prefix);
+    s_metric_wait_t wait = {port, prefix, want, -1};
+    if (kth_wait_for(s_metric_reached, &wait, timeout_ms))
+        return true;
+    print_message("# waited %d ms for %s on port %d >= %lld, have %lld\n", timeout_ms, prefix, port,
+                  (long long)want, (long long)wait.last);
+    return false;
+}
+
 bool kth_wait_for(bool (*cond)(void *arg), void *arg, int timeout_ms)
 {
     assert(cond);
@@ -1379,4 +1601,52 @@ bool kth_wait_for(bool (*cond)(void *arg), void *arg, int timeout_ms)
             return false;
         s_nap_ms(KTH_POLL_MS);
     }
+}
+
+//  What kth_wait_sql and kth_wait_sql_min wait for.
+typedef struct {
+    kth_set_t *set;  //  whose database
+    const char *sql; //  the number to watch
+    int64_t want;    //  the value waited for
+    bool at_least;   //  true: `want` or more; false: exactly `want`
+    int64_t last;    //  the value seen last
+} s_sql_wait_t;
+
+static bool s_sql_reached(void *arg)
+{
+    s_sql_wait_t *wait = arg;
+    wait->last = kth_sql_i64(wait->set, wait->sql);
+    return wait->at_least ? wait->last >= wait->want : wait->last == wait->want;
+}
+
+static bool s_wait_sql(kth_set_t *self, const char *sql, int64_t want, bool at_least,
+                       int timeout_ms)
+{
+    assert(self && sql);
+    s_sql_wait_t wait = {self, sql, want, at_least, INT64_MIN};
+    if (kth_wait_for(s_sql_reached, &wait, timeout_ms))
+        return true;
+    print_message("# waited %d ms for %s %s %lld, have %lld\n", timeout_ms, sql,
+                  at_least ? ">=" : "=", (long long)want, (long long)wait.last);
+    return false;
+}
+
+bool kth_wait_sql(kth_set_t *self, const char *sql, int64_t want, int timeout_ms)
+{
+    return s_wait_sql(self, sql, want, false, timeout_ms);
+}
+
+bool kth_wait_sql_min(kth_set_t *self, const char *sql, int64_t want, int timeout_ms)
+{
+    return s_wait_sql(self, sql, want, true, timeout_ms);
+}
+
+bool kth_wait_sqlf(kth_set_t *self, int64_t want, int timeout_ms, const char *fmt, ...)
+{
+    char sql[KTH_SQL_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    s_vsql(sql, fmt, ap);
+    va_end(ap);
+    return kth_wait_sql(self, sql, want, timeout_ms);
 }
