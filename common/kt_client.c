@@ -2,7 +2,9 @@
  */
 #include "kt_client.h"
 
+#include <assert.h>
 #include <czmq.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -236,4 +238,190 @@ int kt_client_call(kt_client_t *self, const char *service, const char *method,
         }
     }
     return reply->status;
+}
+
+//  ---------------------------------------------------------------- several at once
+
+#define S_MANY_MAX 8
+
+typedef struct {
+    kt_request_t req;
+    uint8_t *payload;
+    int64_t deadline;           //  end of the whole budget (monotonic ms)
+    int64_t attempt_end;        //  end of this attempt's wait
+    int budget;
+    int attempt;
+    bool sent;
+    bool done;
+} s_many_t;
+
+//  Send (or resend) job j's request; sets its attempt's end.
+static void s_many_send(kt_client_job_t *job, s_many_t *m)
+{
+    int64_t left = m->deadline - kt_now_ms();
+    if (left <= 0)
+        return;
+    m->req.timeout_ms = (uint32_t) left;
+    size_t body_len;
+    uint8_t *body = kt_request_encode(&m->req, &body_len);
+    if (body) {
+        if (s_send(job->client, job->service, body, body_len) == 0)
+            m->sent = true;
+        free(body);
+    }
+    int64_t wait = left < m->attempt ? left : m->attempt;
+    if (wait == left)
+        wait += S_VERDICT_GRACE_MS;
+    m->attempt_end = kt_now_ms() + wait;
+}
+
+//  Take one reply off job j's socket if it is ready; true when it was its own.
+static bool s_many_take(kt_client_job_t *job, s_many_t *m)
+{
+    zmsg_t *msg = zmsg_recv(job->client->dealer);
+    if (!msg)
+        return false;
+    zframe_t *empty = zmsg_pop(msg);
+    zframe_t *header = zmsg_pop(msg);
+    zframe_t *service = zmsg_pop(msg);
+    zframe_t *body = zmsg_pop(msg);
+    bool ok = empty && header && service && body && zmsg_size(msg) == 0
+              && zframe_size(empty) == 0 && zframe_streq(header, KT_CLIENT_HEADER);
+    bool matched = false;
+    if (ok) {
+        char why[160];
+        kt_reply_t got;
+        if (kt_reply_decode(zframe_data(body), zframe_size(body), &got, why, sizeof why) == 0) {
+            if (strcmp(got.request_id, m->req.request_id) == 0) {
+                job->reply = got;
+                matched = true;
+            } else {
+                job->client->stale++;
+                kt_reply_clear(&got);
+            }
+        } else
+            kt_warn("dropped a reply that does not decode: %s", why);
+    } else
+        kt_warn("dropped a malformed reply from the bus");
+    zframe_destroy(&empty);
+    zframe_destroy(&header);
+    zframe_destroy(&service);
+    zframe_destroy(&body);
+    zmsg_destroy(&msg);
+    return matched;
+}
+
+//  What kt_client_call does with a raw reply: unpack the payload.
+static void s_many_finish(kt_client_job_t *job)
+{
+    job->out = NULL;
+    bool refusal_detail = job->reply.status != KT_OK && job->reply.payload_len > 0;
+    if ((job->reply.status == KT_OK || refusal_detail) && job->reply_desc) {
+        char field[KT_FIELD_MAX + 1], why[200];
+        job->out = kt_msg_unpack(job->reply_desc, job->reply.payload, job->reply.payload_len,
+                                 field, sizeof field, why, sizeof why);
+        if (!job->out && refusal_detail)
+            kt_warn("refusal detail from %s.%s does not decode: %s", job->service, job->method,
+                    why);
+        else if (!job->out) {
+            kt_warn("reply from %s.%s does not decode: %s", job->service, job->method, why);
+            kt_reply_set(&job->reply, KT_INTERNAL, field, NULL,
+                         "the service sent a reply that does not decode");
+        }
+    }
+    job->status = job->reply.status;
+}
+
+void kt_client_call_many(kt_client_job_t *jobs, size_t n)
+{
+    assert(n <= S_MANY_MAX);
+    s_many_t many[S_MANY_MAX];
+    memset(many, 0, sizeof many);
+    for (size_t j = 0; j < n; j++) {
+        kt_client_job_t *job = &jobs[j];
+        s_many_t *m = &many[j];
+        memset(&job->reply, 0, sizeof job->reply);
+        job->out = NULL;
+        job->status = KT_INTERNAL;
+        size_t len = 0;
+        m->payload = kt_msg_pack(job->request, &len);
+        if (!m->payload) {
+            kt_reply_set(&job->reply, KT_RESOURCE_EXHAUSTED, NULL, NULL, "out of memory");
+            job->status = job->reply.status;
+            m->done = true;
+            continue;
+        }
+        m->budget = job->opts.timeout_ms > 0 ? job->opts.timeout_ms
+                                             : job->client->default_timeout_ms;
+        m->attempt = m->budget;
+        if (job->opts.retry) {
+            m->attempt = job->opts.attempt_ms > 0 ? job->opts.attempt_ms : m->budget / 3;
+            if (m->attempt < 1000)
+                m->attempt = m->budget < 1000 ? m->budget : 1000;
+        }
+        snprintf(m->req.method, sizeof m->req.method, "%s", job->method);
+        if (job->opts.request_id && *job->opts.request_id)
+            snprintf(m->req.request_id, sizeof m->req.request_id, "%s", job->opts.request_id);
+        else
+            kt_request_id_new(m->req.request_id);
+        if (job->opts.idem_key)
+            snprintf(m->req.idem_key, sizeof m->req.idem_key, "%s", job->opts.idem_key);
+        m->req.payload = m->payload;
+        m->req.payload_len = len;
+        m->deadline = kt_now_ms() + m->budget;
+        s_many_send(job, m);
+    }
+    while (true) {
+        zmq_pollitem_t items[S_MANY_MAX];
+        size_t idx[S_MANY_MAX], k = 0;
+        int64_t now = kt_now_ms(), next = INT64_MAX;
+        for (size_t j = 0; j < n; j++) {
+            s_many_t *m = &many[j];
+            if (m->done)
+                continue;
+            if (now >= m->attempt_end) {
+                //  This attempt is over: try again, or give up.
+                if (jobs[j].opts.retry && now < m->deadline) {
+                    s_many_send(&jobs[j], m);
+                } else {
+                    char sentence[200];
+                    snprintf(sentence, sizeof sentence,
+                             m->sent ? "no answer from %s within %d ms"
+                                     : "cannot reach the bus to call %s",
+                             jobs[j].service, m->budget);
+                    memset(&jobs[j].reply, 0, sizeof jobs[j].reply);
+                    snprintf(jobs[j].reply.request_id, sizeof jobs[j].reply.request_id, "%s",
+                             m->req.request_id);
+                    kt_reply_set(&jobs[j].reply, m->sent ? KT_DEADLINE_EXCEEDED : KT_UNAVAILABLE,
+                                 NULL, NULL, sentence);
+                    jobs[j].status = jobs[j].reply.status;
+                    m->done = true;
+                    continue;
+                }
+            }
+            items[k] = (zmq_pollitem_t) {zsock_resolve(jobs[j].client->dealer), 0, ZMQ_POLLIN, 0};
+            idx[k++] = j;
+            if (m->attempt_end < next)
+                next = m->attempt_end;
+        }
+        if (k == 0)
+            break;
+        long wait = next - now;
+        if (wait < 0)
+            wait = 0;
+        int rc = zmq_poll(items, (int) k, wait);
+        if (rc < 0)
+            continue;
+        for (size_t i = 0; i < k; i++) {
+            if (!(items[i].revents & ZMQ_POLLIN))
+                continue;
+            size_t j = idx[i];
+            if (s_many_take(&jobs[j], &many[j])) {
+                s_many_finish(&jobs[j]);
+                many[j].done = true;
+            }
+        }
+    }
+    for (size_t j = 0; j < n; j++)
+        free(many[j].payload);
 }

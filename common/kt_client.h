@@ -53,6 +53,28 @@ int kt_client_call(kt_client_t *self, const char *service, const char *method,
                    const ProtobufCMessage *request, const ProtobufCMessageDescriptor *reply_desc,
                    ProtobufCMessage **out, const kt_call_opts_t *opts, kt_reply_t *reply);
 
+//  One of several calls made at once (kt_client_call_many): the call as
+//  kt_client_call takes it, and its outcome as kt_client_call gives it.
+typedef struct {
+    kt_client_t *client;                        //  one client per call, all of one thread
+    const char *service;
+    const char *method;
+    const ProtobufCMessage *request;
+    const ProtobufCMessageDescriptor *reply_desc;   //  may be NULL
+    kt_call_opts_t opts;
+    //  out
+    ProtobufCMessage *out;                      //  free with kt_msg_free
+    kt_reply_t reply;                           //  free with kt_reply_clear
+    int status;                                 //  reply.status
+} kt_client_job_t;
+
+//  Make n calls at once, each on its own client (distinct clients), and
+//  wait for all of them: every request is sent first, then the replies are
+//  awaited together, each within its own budget and with its own retries,
+//  exactly as kt_client_call would make it alone. Fills each job's out,
+//  reply and status.
+void kt_client_call_many(kt_client_job_t *jobs, size_t n);
+
 //  Replies dropped because their request id matched no call in flight.
 unsigned long kt_client_stale(kt_client_t *self);
 

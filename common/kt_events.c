@@ -161,6 +161,12 @@ static const kt_stmt_t s_relay_bump = {
     "kt_relay_bump", "UPDATE outbox_state SET last_seq = $1::bigint", 1};
 static const kt_stmt_t s_relay_backlog = {
     "kt_relay_backlog", "SELECT count(*) FROM outbox WHERE seq IS NULL", 0};
+//  Whether there is anything to sequence: read-only and outside any
+//  transaction, so an idle relay's look costs no transaction id, no row
+//  lock and no WAL flush (the sequencing transaction's FOR UPDATE takes
+//  all three). Uses the partial index outbox_pending.
+static const kt_stmt_t s_relay_pending = {
+    "kt_relay_pending", "SELECT EXISTS (SELECT 1 FROM outbox WHERE seq IS NULL)", 0};
 static const kt_stmt_t s_relay_retention = {
     "kt_relay_retention",
     "WITH gone AS (DELETE FROM outbox"
@@ -232,6 +238,15 @@ static int s_publish(zsock_t *pub, const char *producer, uint64_t seq, const cha
 //  Sequence and publish one batch. Returns rows published, or -1.
 static int s_relay_step(s_relay_t *self)
 {
+    PGresult *pending = kt_pg_exec(self->pg, &s_relay_pending, NULL);
+    if (!pending) {
+        kt_warn("relay could not look at the outbox: %s", kt_pg_error(self->pg));
+        return -1;
+    }
+    bool any = strcmp(kt_pg_text(pending, 0, 0), "t") == 0;
+    PQclear(pending);
+    if (!any)
+        return 0;
     s_sequence_t job = {self, NULL};
     if (kt_pg_tx(self->pg, 3, s_relay_tx, &job) != 0) {
         if (job.rows)

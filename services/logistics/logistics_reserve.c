@@ -1,10 +1,11 @@
 /*  logistics_reserve - stock reservations, try-confirm-cancel.
  *
  *  ReserveStock is the hot path (orders calls it for every order), so it is
- *  one transaction of two statements: one that locks the order's stock rows
+ *  one statement, a transaction of its own: it locks the order's stock rows
  *  in SKU order (SELECT ... FOR UPDATE), checks every line, and only if all
- *  can be met inserts the reservation and its lines and raises `reserved`
- *  (unnest arrays; logistics_sql_reserve), then the StockChanged event.
+ *  can be met inserts the reservation and its lines, raises `reserved` and
+ *  writes the StockChanged event (unnest arrays; logistics_sql_reserve_event,
+ *  migrations/003).
  *  The reservation's primary key is the order id: a second call finds it
  *  (ON CONFLICT DO NOTHING returns no row) and answers with the reservation
  *  already made, when its lines are the same. Lines that are short come
@@ -141,10 +142,12 @@ static int s_reserve_short(kt_pg_t *pg, s_reserve_t *self, const PGresult *res)
     return 1;
 }
 
-static int s_reserve_tx(kt_pg_t *pg, void *arg)
+//  The reservation: one statement, its own transaction, which also writes
+//  the StockChanged event (logistics_sql_reserve_event). What comes after it
+//  only reads (a refusal's wording, a replay's answer). 0 reserved (or the
+//  same reservation made before), 1 refused, -1 database error.
+static int s_reserve(kt_pg_t *pg, s_reserve_t *self)
 {
-    s_reserve_t *self = arg;
-    logistics_changes_clear(&self->tx.changes);
     self->tx.detail = NULL;
     self->reply.n_short_ = 0;
     self->reply.short_ = NULL;
@@ -153,7 +156,14 @@ static int s_reserve_tx(kt_pg_t *pg, void *arg)
     snprintf(wh, sizeof wh, "%" PRId64, self->req->warehouse_id);
     snprintf(hold, sizeof hold, "%u", self->hold_s);
     const char *params[] = {order, wh, self->fingerprint, hold, self->a_skus, self->a_qtys};
-    PGresult *res = kt_pg_exec(pg, &logistics_sql_reserve, params);
+    PGresult *res = NULL;
+    //  Rows are locked in SKU order, as everywhere else: a deadlock or a
+    //  serialization failure would be a surprise, but is tried again.
+    for (int attempt = 1; attempt <= S_TX_ATTEMPTS; attempt++) {
+        res = kt_pg_exec(pg, &logistics_sql_reserve_event, params);
+        if (res || !kt_pg_retryable(kt_pg_sqlstate(pg)))
+            break;
+    }
     if (!res)
         return -1;
     int rows = PQntuples(res);
@@ -174,6 +184,7 @@ static int s_reserve_tx(kt_pg_t *pg, void *arg)
         return rc == 3 ? -1 : rc;
     }
     if (rows != (int) self->n) {
+        //  Committed already: only a bug could get here.
         kt_error("reservation of order %s changed %d stock rows for %zu lines", order, rows,
                  self->n);
         PQclear(res);
@@ -183,9 +194,7 @@ static int s_reserve_tx(kt_pg_t *pg, void *arg)
     self->reply.expires_at_ms = kt_pg_i64(res, 0, 5);
     rc = logistics_changes_from(&self->tx.changes, res, 1);
     PQclear(res);
-    if (rc != 0)
-        return -1;
-    return logistics_stock_events(pg, &self->tx.changes);
+    return rc != 0 ? -1 : 0;
 }
 
 int logistics_reserve_stock(kt_call_t *call, const ProtobufCMessage *msg)
@@ -231,7 +240,7 @@ int logistics_reserve_stock(kt_call_t *call, const ProtobufCMessage *msg)
         out = kt_call_fail(call, KT_RESOURCE_EXHAUSTED, NULL, NULL, "out of memory");
         goto cleanup;
     }
-    int rc = kt_pg_tx(call->pg, S_TX_ATTEMPTS, s_reserve_tx, &self);
+    int rc = s_reserve(call->pg, &self);
     out = logistics_finish(&self.tx, rc, &self.reply.base, NULL, "reserving stock");
 cleanup:
     free(self.a_qtys);

@@ -28,8 +28,9 @@
 
 //  A shipment from a row of S_SHIPMENT_COLUMNS (logistics_store.c), with
 //  its lines read from the database. NULL on a database error.
-static Kontor__Logistics__Shipment *s_shipment_load(kt_pg_t *pg, logistics_arena_t *arena,
-                                                    const PGresult *res, int r)
+//  A shipment from a row of S_SHIPMENT_COLUMNS, without its lines.
+static Kontor__Logistics__Shipment *s_shipment_row(logistics_arena_t *arena, const PGresult *res,
+                                                   int r)
 {
     Kontor__Logistics__Shipment *s = logistics_alloc(arena, sizeof *s);
     kontor__logistics__shipment__init(s);
@@ -44,6 +45,13 @@ static Kontor__Logistics__Shipment *s_shipment_load(kt_pg_t *pg, logistics_arena
     s->status = logistics_ship_status_from_name(kt_pg_text(res, r, 8));
     s->changed_at_ms = kt_pg_i64(res, r, 9);
     s->manager_id = kt_pg_i64(res, r, 10);
+    return s;
+}
+
+static Kontor__Logistics__Shipment *s_shipment_load(kt_pg_t *pg, logistics_arena_t *arena,
+                                                    const PGresult *res, int r)
+{
+    Kontor__Logistics__Shipment *s = s_shipment_row(arena, res, r);
     char id[24];
     snprintf(id, sizeof id, "%" PRId64, s->shipment_id);
     const char *params[] = {id};
@@ -230,26 +238,6 @@ int logistics_on_order_confirmed(kt_pg_t *pg, const kt_event_t *ev, void *arg)
         rc = KT_EVENT_POISON;
         goto cleanup;
     }
-    char order[24], client[24], manager[24], wh[24], method[16];
-    snprintf(order, sizeof order, "%" PRId64, oc->order_id);
-    snprintf(client, sizeof client, "%" PRId64, oc->client_id);
-    snprintf(manager, sizeof manager, "%" PRId64, oc->manager_id);
-    snprintf(wh, sizeof wh, "%" PRId64, oc->warehouse_id);
-    snprintf(method, sizeof method, "%d", (int) oc->delivery_method);
-    const char *p8[] = {order,   client,           manager,     wh, oc->delivery_date,
-                        method, oc->address, oc->currency};
-    res = kt_pg_exec(pg, &logistics_sql_shipment_insert, p8);
-    if (!res)
-        goto cleanup;
-    if (PQntuples(res) == 0) {
-        //  Delivered twice (a replay): the shipment exists; nothing to do.
-        rc = KT_EVENT_APPLIED;
-        goto cleanup;
-    }
-    char shipment[24];
-    snprintf(shipment, sizeof shipment, "%s", kt_pg_text(res, 0, 0));
-    PQclear(res);
-    res = NULL;
     size_t n = oc->n_lines;
     cols = calloc(3 * n, sizeof *cols);
     if (!cols)
@@ -264,21 +252,37 @@ int logistics_on_order_confirmed(kt_pg_t *pg, const kt_event_t *ev, void *arg)
     a_price = logistics_array_i64(cols + 2 * n, n, sizeof *cols);
     if (!a_sku || !a_qty || !a_price)
         goto cleanup;
-    const char *p4[] = {shipment, a_sku, a_qty, a_price};
-    res = kt_pg_exec(pg, &logistics_sql_shipment_line_insert, p4);
+    char order[24], client[24], manager[24], wh[24], method[16];
+    snprintf(order, sizeof order, "%" PRId64, oc->order_id);
+    snprintf(client, sizeof client, "%" PRId64, oc->client_id);
+    snprintf(manager, sizeof manager, "%" PRId64, oc->manager_id);
+    snprintf(wh, sizeof wh, "%" PRId64, oc->warehouse_id);
+    snprintf(method, sizeof method, "%d", (int) oc->delivery_method);
+    //  The request, its lines and the reservation's confirmation in one
+    //  statement; the event is made from what it returns and the order's
+    //  lines (stored in that order), as a read back would make it.
+    const char *p11[] = {order,  client,      manager,     wh,    oc->delivery_date,
+                         method, oc->address, oc->currency, a_sku, a_qty,
+                         a_price};
+    res = kt_pg_exec(pg, &logistics_sql_shipment_request, p11);
     if (!res)
         goto cleanup;
-    PQclear(res);
-    //  The order is confirmed: so is its reservation, if it is still held.
-    const char *p1[] = {order};
-    res = kt_pg_exec(pg, &logistics_sql_reservation_confirm, p1);
-    if (!res)
+    if (PQntuples(res) == 0) {
+        //  Delivered twice (a replay): the shipment exists; nothing to do.
+        rc = KT_EVENT_APPLIED;
         goto cleanup;
-    PQclear(res);
-    res = NULL;
-    Kontor__Logistics__Shipment *s = NULL;
-    if (s_shipment_lock(pg, &arena, &logistics_sql_shipment_read, atoll(shipment), &s) != 0)
-        goto cleanup;
+    }
+    Kontor__Logistics__Shipment *s = s_shipment_row(&arena, res, 0);
+    s->n_lines = n;
+    s->lines = logistics_alloc(&arena, n * sizeof *s->lines + 1);
+    for (size_t i = 0; i < n; i++) {
+        Kontor__Logistics__ShipmentLine *l = logistics_alloc(&arena, sizeof *l);
+        kontor__logistics__shipment_line__init(l);
+        l->sku = oc->lines[i]->sku;
+        l->qty = oc->lines[i]->qty;
+        l->unit_price = oc->lines[i]->unit_price;
+        s->lines[i] = l;
+    }
     if (s_shipment_event(pg, s, NULL) != 0)
         goto cleanup;
     rc = KT_EVENT_APPLIED;

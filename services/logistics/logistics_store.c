@@ -204,6 +204,46 @@ const kt_stmt_t logistics_sql_reserve = {
     " FROM short",
     6};
 
+//  logistics_sql_reserve and the StockChanged of its rows, in one statement
+//  that is its own transaction (migrations/003): the same rows come back.
+const kt_stmt_t logistics_sql_reserve_event = {
+    "logistics_reserve_event",
+    "WITH l AS (SELECT * FROM unnest($5::bigint[], $6::bigint[]) AS l(sku, qty)),"
+    " locked AS (SELECT s.sku, s.on_hand, s.reserved FROM stock s"
+    "   WHERE s.warehouse_id = $2::bigint AND s.sku = ANY($5::bigint[])"
+    "   ORDER BY s.sku FOR UPDATE),"
+    " short AS (SELECT l.sku, l.qty, coalesce(k.on_hand - k.reserved, 0) AS available,"
+    "     (k.sku IS NULL)::int AS missing"
+    "   FROM l LEFT JOIN locked k ON k.sku = l.sku"
+    "   WHERE k.sku IS NULL OR k.on_hand - k.reserved < l.qty),"
+    " r AS (INSERT INTO reservations (order_id, warehouse_id, status, fingerprint, expires_at)"
+    "   SELECT $1::bigint, $2::bigint, 'held', $3, now() + $4::int * interval '1 second'"
+    "   WHERE NOT EXISTS (SELECT 1 FROM short)"
+    "   ON CONFLICT (order_id) DO NOTHING"
+    "   RETURNING order_id, expires_at),"
+    " ins AS (INSERT INTO reservation_lines (order_id, sku, qty)"
+    "   SELECT r.order_id, l.sku, l.qty FROM r CROSS JOIN l),"
+    " upd AS (UPDATE stock s SET reserved = s.reserved + l.qty,"
+    "     version = nextval('stock_version'), changed_xid = pg_current_xact_id()"
+    "   FROM l, r WHERE s.warehouse_id = $2::bigint AND s.sku = l.sku"
+    "   RETURNING s.warehouse_id, s.sku, s.on_hand - s.reserved AS available, s.version),"
+    " ev AS (INSERT INTO outbox (type, payload)"
+    "   SELECT 'StockChanged', stock_changed_pb($2::bigint, array_agg(sku ORDER BY sku),"
+    "                                           array_agg(available ORDER BY sku))"
+    "     FROM upd HAVING count(*) > 0)"
+    " SELECT 'r', upd.warehouse_id, upd.sku, upd.available, upd.version,"
+    "   (extract(epoch FROM r.expires_at) * 1000)::bigint"
+    " FROM upd CROSS JOIN r"
+    " UNION ALL"
+    " SELECT 's', $2::bigint, short.sku, short.qty, short.available, short.missing::bigint"
+    " FROM short",
+    6};
+
+//  The encoder alone, for the test that compares it with protobuf-c.
+const kt_stmt_t logistics_sql_stock_changed_pb = {
+    "logistics_stock_changed_pb",
+    "SELECT encode(stock_changed_pb($1::bigint, $2::bigint[], $3::bigint[]), 'hex')", 3};
+
 //  status, fingerprint, expires (ms, 0 if none), expired by time (0/1), warehouse
 const kt_stmt_t logistics_sql_reservation_read = {
     "logistics_reservation_read",
@@ -276,6 +316,29 @@ const kt_stmt_t logistics_sql_shipment_insert = {
     " VALUES ($1::bigint, $2::bigint, $3::bigint, $4::bigint, $5, $6::int, $7, $8, 'requested')"
     " ON CONFLICT (order_id) DO NOTHING RETURNING shipment_id",
     8};
+
+//  OrderConfirmed's whole effect in one statement: the shipment request and
+//  its lines ($9..$11, in the order's line order), and the order's
+//  reservation confirmed if it is still held. No row when the order has
+//  its shipment already (the event applied before); nothing changes then.
+const kt_stmt_t logistics_sql_shipment_request = {
+    "logistics_shipment_request",
+    "WITH s AS ("
+    "  INSERT INTO shipments (order_id, client_id, manager_id, warehouse_id, delivery_date,"
+    "     delivery_method, address, currency, status)"
+    "  VALUES ($1::bigint, $2::bigint, $3::bigint, $4::bigint, $5, $6::int, $7, $8, 'requested')"
+    "  ON CONFLICT (order_id) DO NOTHING RETURNING " S_SHIPMENT_COLUMNS "),"
+    " l AS ("
+    "  INSERT INTO shipment_lines (shipment_id, line_no, sku, qty, unit_price)"
+    "  SELECT s.shipment_id, u.n, u.sku, u.qty, u.price"
+    "    FROM s, unnest($9::bigint[], $10::bigint[], $11::bigint[])"
+    "         WITH ORDINALITY AS u(sku, qty, price, n)),"
+    " c AS ("
+    "  UPDATE reservations SET status = 'confirmed', expires_at = NULL, updated_at = now()"
+    "   WHERE order_id = $1::bigint AND status = 'held' AND expires_at > now()"
+    "     AND EXISTS (SELECT 1 FROM s))"
+    " SELECT * FROM s",
+    11};
 
 const kt_stmt_t logistics_sql_shipment_line_insert = {
     "logistics_shipment_line_insert",

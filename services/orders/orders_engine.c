@@ -119,7 +119,7 @@ static bool s_unknown(int status)
 
 int orders_engine_insert(kt_pg_t *pg, const orders_order_t *o, const char *idem_key,
                          const char *hash_hex, const uint8_t *reply, size_t reply_len,
-                         int reply_status, bool lock)
+                         int reply_status, bool lock, bool pending_async)
 {
     size_t n = o->nlines;
     const orders_oline_t *l = o->lines;
@@ -165,7 +165,9 @@ int orders_engine_insert(kt_pg_t *pg, const orders_order_t *o, const char *idem_
         o->expected_date[0] ? o->expected_date : NULL, reply_hex, reply ? rstatus : NULL,
         lock ? "t" : "f", a_sku, a_qty, a_lp, a_up, a_lt, a_fr, a_cb, a_pi, a_pb, a_eb, a_av,
         a_ed, o->approved_by};
-    PGresult *res = kt_pg_exec(pg, &orders_sql_insert_order, params);
+    PGresult *res =
+        kt_pg_exec(pg, pending_async ? &orders_sql_insert_pending : &orders_sql_insert_order,
+                   params);
     if (res) {
         rc = PQntuples(res) > 0 ? 1 : 0;
         PQclear(res);
@@ -189,33 +191,16 @@ done:
 
 //  ---------------------------------------------------------------- settling
 
-typedef struct {
-    orders_ctx_t *ctx;
-    orders_order_t *o;
-    const char *const *params;
-    bool settled;           //  the order was PENDING and is now settled
-} s_settle_t;
-
-static int s_settle_tx(kt_pg_t *pg, void *arg)
+//  OrderConfirmed for o, packed and hex-encoded for the settling statement
+//  (malloc'd), or NULL when out of memory.
+static char *s_confirmed_event_hex(const orders_order_t *o)
 {
-    s_settle_t *s = arg;
-    PGresult *res = kt_pg_exec(pg, &orders_sql_settle, s->params);
-    if (!res)
-        return -1;
-    s->settled = !kt_pg_isnull(res, 0, 0);
-    PQclear(res);
-    if (!s->settled || s->o->status != ORDERS_CONFIRMED)
-        return 0;
-    //  The event, last in the transaction.
-    orders_order_t *o = s->o;
     Kontor__Orders__OrderConfirmed ev = KONTOR__ORDERS__ORDER_CONFIRMED__INIT;
-    Kontor__Orders__OrderLine *lines = calloc(o->nlines, sizeof *lines);
-    Kontor__Orders__OrderLine **linep = calloc(o->nlines, sizeof *linep);
-    if (!lines || !linep) {
-        free(lines);
-        free(linep);
-        return -1;
-    }
+    Kontor__Orders__OrderLine *lines = calloc(o->nlines ? o->nlines : 1, sizeof *lines);
+    Kontor__Orders__OrderLine **linep = calloc(o->nlines ? o->nlines : 1, sizeof *linep);
+    char *hex = NULL;
+    if (!lines || !linep)
+        goto done;
     for (size_t i = 0; i < o->nlines; i++) {
         kontor__orders__order_line__init(&lines[i]);
         lines[i].sku = o->lines[i].p.sku;
@@ -230,41 +215,86 @@ static int s_settle_tx(kt_pg_t *pg, void *arg)
     ev.manager_id = o->manager_id;
     ev.branch_id = o->branch_id;
     ev.warehouse_id = o->warehouse_id;
-    ev.currency = o->currency;
+    ev.currency = (char *) o->currency;
     ev.total = o->total;
     ev.lines = linep;
     ev.n_lines = o->nlines;
-    ev.delivery_date = o->delivery_date;
+    ev.delivery_date = (char *) o->delivery_date;
     ev.delivery_method = (Kontor__DeliveryMethod) o->delivery_method;
     ev.address = o->address ? o->address : (char *) "";
     ev.confirmed_at_ms = kt_wall_ms();
     ev.approved = o->approved_by[0] != 0;
-    int rc = kt_outbox_add(pg, "OrderConfirmed", &ev.base);
+    size_t len;
+    uint8_t *buf = kt_msg_pack(&ev.base, &len);
+    if (buf)
+        hex = orders_sql_hex(buf, len);
+    free(buf);
+done:
     free(lines);
     free(linep);
-    return rc == 0 ? 0 : -1;
+    return hex;
 }
 
-//  Settle o (its status, reason and lines already set). Returns 0 settled,
-//  1 the order was not PENDING any more, -1 database error.
-static int s_settle(orders_ctx_t *ctx, orders_order_t *o, bool needs_release)
+//  Settle o (its status, reason and lines already set): one statement,
+//  which is its own transaction (the event, if any, is written by it too:
+//  orders_sql_settle). Returns 0 settled, 1 the order was not PENDING any
+//  more, -1 database error. Called outside any explicit transaction.
+//  The lines as written before the calls out (available, expected date),
+//  so that settling rewrites only the lines whose figures changed.
+typedef struct {
+    int64_t *available;
+    char (*expected)[11];
+} s_lines_before_t;
+
+static void s_lines_snapshot(const orders_order_t *o, s_lines_before_t *b)
+{
+    b->available = malloc(sizeof *b->available * (o->nlines ? o->nlines : 1));
+    b->expected = malloc(sizeof *b->expected * (o->nlines ? o->nlines : 1));
+    for (size_t i = 0; b->available && b->expected && i < o->nlines; i++) {
+        b->available[i] = o->lines[i].available;
+        memcpy(b->expected[i], o->lines[i].expected, sizeof b->expected[i]);
+    }
+}
+
+static void s_lines_snapshot_free(s_lines_before_t *b)
+{
+    free(b->available);
+    free(b->expected);
+    b->available = NULL;
+    b->expected = NULL;
+}
+
+static int s_settle(orders_ctx_t *ctx, orders_order_t *o, bool needs_release,
+                    const s_lines_before_t *before)
 {
     uint8_t *reply = NULL;
     size_t reply_len = 0;
-    char *reply_hex = NULL;
+    char *reply_hex = NULL, *event_hex = NULL;
     if (ctx->keep_reply) {
         reply = orders_place_reply_pack(o, false, &reply_len);
         reply_hex = reply ? orders_sql_hex(reply, reply_len) : NULL;
     }
-    size_t n = o->nlines;
+    //  Only the lines whose figures differ from what was written (all of
+    //  them when that is not known).
+    size_t n = o->nlines, m = 0;
     int32_t *nos = malloc(sizeof *nos * (n ? n : 1));
-    for (size_t i = 0; nos && i < n; i++)
-        nos[i] = (int32_t) i + 1;
-    char *a_no = nos ? orders_sql_i32s_at(nos, sizeof *nos, n) : NULL;
-    char *a_av = orders_sql_i64s_at(&o->lines->available, sizeof *o->lines, n);
-    char *a_ed = orders_sql_dates_at(o->lines->expected, sizeof *o->lines, n);
+    orders_oline_t *changed = malloc(sizeof *changed * (n ? n : 1));
+    bool known = before && before->available && before->expected;
+    for (size_t i = 0; nos && changed && i < n; i++) {
+        if (known && before->available[i] == o->lines[i].available
+            && strcmp(before->expected[i], o->lines[i].expected) == 0)
+            continue;
+        nos[m] = (int32_t) i + 1;
+        changed[m++] = o->lines[i];
+    }
+    char *a_no = nos ? orders_sql_i32s_at(nos, sizeof *nos, m) : NULL;
+    char *a_av = changed ? orders_sql_i64s_at(&changed->available, sizeof *changed, m) : NULL;
+    char *a_ed = changed ? orders_sql_dates_at(changed->expected, sizeof *changed, m) : NULL;
+    bool confirmed = o->status == ORDERS_CONFIRMED;
+    if (confirmed)
+        event_hex = s_confirmed_event_hex(o);
     int rc = -1;
-    if (a_no && a_av && a_ed) {
+    if (a_no && a_av && a_ed && (!confirmed || event_hex)) {
         char id[24], status[8], rstatus[8], total[24];
         snprintf(id, sizeof id, "%lld", (long long) o->order_id);
         snprintf(status, sizeof status, "%d", o->status);
@@ -273,12 +303,23 @@ static int s_settle(orders_ctx_t *ctx, orders_order_t *o, bool needs_release)
         const char *params[] = {id, status, o->reason, o->reason_text, reply_hex,
                                 reply_hex ? rstatus : NULL, needs_release ? "t" : "f",
                                 o->expected_date[0] ? o->expected_date : NULL, a_no, a_av, a_ed,
-                                o->approved_by, total};
-        s_settle_t s = {ctx, o, params, false};
-        int tx = kt_pg_tx(ctx->pg, 3, s_settle_tx, &s);
-        rc = tx == 0 ? (s.settled ? 0 : 1) : -1;
+                                o->approved_by, total, event_hex};
+        //  A lost deadlock or serialization conflict is tried again, as
+        //  kt_pg_tx would.
+        for (int attempt = 1; attempt <= 3; attempt++) {
+            PGresult *res = kt_pg_exec(ctx->pg, &orders_sql_settle, params);
+            if (res) {
+                rc = kt_pg_isnull(res, 0, 0) ? 1 : 0;
+                PQclear(res);
+                break;
+            }
+            if (!kt_pg_retryable(kt_pg_sqlstate(ctx->pg)))
+                break;
+        }
     }
+    free(event_hex);
     free(nos);
+    free(changed);
     free(a_no);
     free(a_av);
     free(a_ed);
@@ -386,13 +427,46 @@ static void s_expected_dates(orders_ctx_t *ctx, orders_order_t *o)
     kt_msg_free(out);
 }
 
-int orders_engine_proceed(orders_ctx_t *ctx, orders_order_t *o)
+//  The credit part of the outcome: a refusal (approvable or not) from
+//  ReserveCredit's reply. Sets o's outcome and its credit figures.
+static void s_credit_refused(orders_order_t *o, const kt_client_job_t *job)
 {
-    kt_reply_t reply;
-    ProtobufCMessage *out = NULL;
-    int rc;
+    const Kontor__Receivables__ReserveCreditReply *cre =
+        (const Kontor__Receivables__ReserveCreditReply *) job->out;
+    bool approvable = strcmp(job->reply.reason, "credit_limit_exceeded") == 0
+                      || strcmp(job->reply.reason, "credit_hold") == 0;
+    if (cre) {
+        o->credit_known = true;
+        o->credit_limit = cre->limit ? cre->limit->units : 0;
+        o->credit_exposure = cre->exposure ? cre->exposure->units : 0;
+        o->credit_exceeded = cre->exceeded_by ? cre->exceeded_by->units : 0;
+    }
+    //  An approved order refused again is not approvable again.
+    if (approvable && !o->approved_by[0])
+        orders_set_outcome(o, ORDERS_PENDING_APPROVAL, job->reply.reason, job->reply.message);
+    else
+        orders_set_outcome(o, ORDERS_REJECTED,
+                           job->reply.reason[0] ? job->reply.reason : "refused",
+                           job->reply.message);
+}
 
-    //  1. Credit.
+static void s_job_clear(kt_client_job_t *job)
+{
+    kt_msg_free(job->out);
+    job->out = NULL;
+    kt_reply_clear(&job->reply);
+}
+
+//  Credit and stock. With a second client (a worker's call) both are asked
+//  at once, which takes one call's time instead of two; otherwise (the
+//  sweeper) credit first, and stock only if credit went through. Either way
+//  the outcome is decided as if credit came first: a credit refusal wins;
+//  what the other call held is given back (and needs_release is set, so
+//  the sweeper repeats the release until it is answered).
+static int s_proceed(orders_ctx_t *ctx, orders_order_t *o, const s_lines_before_t *before)
+{
+    int rc;
+    //  ReserveCredit.
     Kontor__Receivables__ReserveCreditRequest cr =
         KONTOR__RECEIVABLES__RESERVE_CREDIT_REQUEST__INIT;
     Kontor__Money amount = KONTOR__MONEY__INIT;
@@ -404,60 +478,27 @@ int orders_engine_proceed(orders_ctx_t *ctx, orders_order_t *o)
     cr.hold_seconds = ctx->conf->hold_s;
     cr.approved_by = o->approved_by;
     cr.manager_id = o->manager_id;
-    kt_call_opts_t opts = {.timeout_ms = s_budget(ctx), .retry = true};
-    int status = kt_client_call(ctx->rpc, "receivables", "ReserveCredit", &cr.base,
-                                &kontor__receivables__reserve_credit_reply__descriptor, &out,
-                                &opts, &reply);
-    if (status != KT_OK) {
-        if (s_unknown(status)) {
-            kt_log(KT_LOG_WARN, ctx->request_id, "order %lld: ReserveCredit: %s: %s",
-                   (long long) o->order_id, kt_status_name(status), reply.message);
-            kt_msg_free(out);
-            kt_reply_clear(&reply);
-            s_unlock(ctx, o->order_id);
-            return 1;
-        }
-        const Kontor__Receivables__ReserveCreditReply *cre =
-            (const Kontor__Receivables__ReserveCreditReply *) out;
-        bool approvable = strcmp(reply.reason, "credit_limit_exceeded") == 0
-                          || strcmp(reply.reason, "credit_hold") == 0;
-        if (cre) {
-            o->credit_known = true;
-            o->credit_limit = cre->limit ? cre->limit->units : 0;
-            o->credit_exposure = cre->exposure ? cre->exposure->units : 0;
-            o->credit_exceeded = cre->exceeded_by ? cre->exceeded_by->units : 0;
-        }
-        //  An approved order refused again is not approvable again.
-        if (approvable && !o->approved_by[0])
-            orders_set_outcome(o, ORDERS_PENDING_APPROVAL, reply.reason, reply.message);
-        else
-            orders_set_outcome(o, ORDERS_REJECTED, reply.reason[0] ? reply.reason : "refused",
-                               reply.message);
-        kt_msg_free(out);
-        kt_reply_clear(&reply);
-        //  A refusal holds nothing, but an earlier attempt of ours might have.
-        rc = s_settle(ctx, o, true);
-        return rc < 0 ? -1 : 0;
-    }
-    kt_msg_free(out);
-    kt_reply_clear(&reply);
-    out = NULL;
-
-    //  2. Stock: one line per SKU (free goods may share a SKU with a line).
+    //  ReserveStock: one line per SKU (free goods may share a SKU with a line).
     size_t n = o->nlines;
-    int64_t *sku = malloc(sizeof *sku * n * 4);
-    if (!sku) {
-        s_unlock(ctx, o->order_id);
-        return 1;
+    int64_t *sku = malloc(sizeof *sku * (n ? n : 1) * 4);
+    int m = -1;
+    Kontor__Logistics__StockLine *sl = NULL, **slp = NULL;
+    if (sku) {
+        int64_t *qty = sku + n, *msku = sku + 2 * n, *mqty = sku + 3 * n;
+        for (size_t i = 0; i < n; i++) {
+            sku[i] = o->lines[i].p.sku;
+            qty[i] = o->lines[i].p.qty;
+        }
+        m = orders_merge_skus(sku, qty, n, msku, mqty);
+        sl = calloc((size_t) (m > 0 ? m : 1), sizeof *sl);
+        slp = calloc((size_t) (m > 0 ? m : 1), sizeof *slp);
+        for (int i = 0; sl && slp && i < m; i++) {
+            kontor__logistics__stock_line__init(&sl[i]);
+            sl[i].sku = msku[i];
+            sl[i].qty = mqty[i];
+            slp[i] = &sl[i];
+        }
     }
-    int64_t *qty = sku + n, *msku = sku + 2 * n, *mqty = sku + 3 * n;
-    for (size_t i = 0; i < n; i++) {
-        sku[i] = o->lines[i].p.sku;
-        qty[i] = o->lines[i].p.qty;
-    }
-    int m = orders_merge_skus(sku, qty, n, msku, mqty);
-    Kontor__Logistics__StockLine *sl = calloc((size_t) (m > 0 ? m : 1), sizeof *sl);
-    Kontor__Logistics__StockLine **slp = calloc((size_t) (m > 0 ? m : 1), sizeof *slp);
     if (m < 0 || !sl || !slp) {
         free(sku);
         free(sl);
@@ -465,33 +506,74 @@ int orders_engine_proceed(orders_ctx_t *ctx, orders_order_t *o)
         s_unlock(ctx, o->order_id);
         return 1;
     }
-    for (int i = 0; i < m; i++) {
-        kontor__logistics__stock_line__init(&sl[i]);
-        sl[i].sku = msku[i];
-        sl[i].qty = mqty[i];
-        slp[i] = &sl[i];
-    }
     Kontor__Logistics__ReserveStockRequest sr = KONTOR__LOGISTICS__RESERVE_STOCK_REQUEST__INIT;
     sr.order_id = o->order_id;
     sr.warehouse_id = o->warehouse_id;
     sr.lines = slp;
     sr.n_lines = (size_t) m;
     sr.hold_seconds = ctx->conf->hold_s;
-    opts.timeout_ms = s_budget(ctx);
-    status = kt_client_call(ctx->rpc, "logistics", "ReserveStock", &sr.base,
-                            &kontor__logistics__reserve_stock_reply__descriptor, &out, &opts,
-                            &reply);
+
+    kt_client_job_t jobs[2] = {
+        {.client = ctx->rpc, .service = "receivables", .method = "ReserveCredit",
+         .request = &cr.base, .reply_desc = &kontor__receivables__reserve_credit_reply__descriptor,
+         .opts = {.timeout_ms = s_budget(ctx), .retry = true}},
+        {.client = ctx->rpc2 ? ctx->rpc2 : ctx->rpc, .service = "logistics",
+         .method = "ReserveStock", .request = &sr.base,
+         .reply_desc = &kontor__logistics__reserve_stock_reply__descriptor,
+         .opts = {.timeout_ms = s_budget(ctx), .retry = true}},
+    };
+    kt_client_job_t *credit = &jobs[0], *stock = &jobs[1];
+    bool stock_called = true;
+    if (ctx->rpc2)
+        kt_client_call_many(jobs, 2);
+    else {
+        kt_client_call_many(credit, 1);
+        stock_called = credit->status == KT_OK;
+        if (stock_called) {
+            stock->opts.timeout_ms = s_budget(ctx);
+            kt_client_call_many(stock, 1);
+        }
+    }
     free(sl);
     free(slp);
     free(sku);
-    if (status == KT_OK) {
-        kt_msg_free(out);
-        kt_reply_clear(&reply);
+
+    //  1. Credit.
+    if (credit->status != KT_OK) {
+        if (s_unknown(credit->status)) {
+            kt_log(KT_LOG_WARN, ctx->request_id, "order %lld: ReserveCredit: %s: %s",
+                   (long long) o->order_id, kt_status_name(credit->status),
+                   credit->reply.message);
+            //  PENDING: a replay resumes it, or the sweeper undoes it (and
+            //  releases both, whatever they hold).
+            s_job_clear(credit);
+            if (stock_called)
+                s_job_clear(stock);
+            s_unlock(ctx, o->order_id);
+            return 1;
+        }
+        s_credit_refused(o, credit);
+        s_job_clear(credit);
+        //  Stock asked at the same time and held: give it back now (the
+        //  sweeper repeats it if this goes unanswered: needs_release).
+        if (stock_called && stock->status == KT_OK)
+            s_release_stock(ctx, o->order_id, o->reason);
+        if (stock_called)
+            s_job_clear(stock);
+        //  A refusal holds nothing, but an earlier attempt of ours might have.
+        rc = s_settle(ctx, o, true, before);
+        return rc < 0 ? -1 : 0;
+    }
+    s_job_clear(credit);
+
+    //  2. Stock.
+    if (stock->status == KT_OK) {
+        s_job_clear(stock);
         orders_set_outcome(o, ORDERS_CONFIRMED, "", "");
         for (size_t i = 0; i < o->nlines; i++)
             if (o->lines[i].available < 0)
                 o->lines[i].available = o->lines[i].p.qty;
-        rc = s_settle(ctx, o, false);
+        rc = s_settle(ctx, o, false, before);
         if (rc == 1) {
             //  Not PENDING any more. Settled by another placement of the same
             //  order (a resumed replay): the reservations are its own, keep
@@ -505,18 +587,17 @@ int orders_engine_proceed(orders_ctx_t *ctx, orders_order_t *o)
         }
         return rc < 0 ? -1 : 0;
     }
-    if (s_unknown(status)) {
+    if (s_unknown(stock->status)) {
         kt_log(KT_LOG_WARN, ctx->request_id, "order %lld: ReserveStock: %s: %s",
-               (long long) o->order_id, kt_status_name(status), reply.message);
-        kt_msg_free(out);
-        kt_reply_clear(&reply);
+               (long long) o->order_id, kt_status_name(stock->status), stock->reply.message);
+        s_job_clear(stock);
         s_unlock(ctx, o->order_id);
         return 1;
     }
-    bool short_stock = strcmp(reply.reason, "insufficient_stock") == 0;
+    bool short_stock = strcmp(stock->reply.reason, "insufficient_stock") == 0;
     if (short_stock) {
         const Kontor__Logistics__ReserveStockReply *rep =
-            (const Kontor__Logistics__ReserveStockReply *) out;
+            (const Kontor__Logistics__ReserveStockReply *) stock->out;
         for (size_t i = 0; i < o->nlines; i++)
             o->lines[i].available = -1;
         if (rep)
@@ -527,17 +608,28 @@ int orders_engine_proceed(orders_ctx_t *ctx, orders_order_t *o)
         for (size_t i = 0; i < o->nlines; i++)
             if (o->lines[i].available < 0)
                 o->lines[i].available = o->lines[i].p.qty;
-        orders_set_outcome(o, ORDERS_BACK_ORDER, "insufficient_stock", reply.message);
+        orders_set_outcome(o, ORDERS_BACK_ORDER, "insufficient_stock", stock->reply.message);
     } else
-        orders_set_outcome(o, ORDERS_REJECTED, reply.reason[0] ? reply.reason : "refused",
-                           reply.message);
-    kt_msg_free(out);
-    kt_reply_clear(&reply);
+        orders_set_outcome(o, ORDERS_REJECTED,
+                           stock->reply.reason[0] ? stock->reply.reason : "refused",
+                           stock->reply.message);
+    s_job_clear(stock);
     bool released = s_release_credit(ctx, o->order_id, o->reason) == 0;
     if (short_stock)
         s_expected_dates(ctx, o);
-    rc = s_settle(ctx, o, !released);
+    rc = s_settle(ctx, o, !released, before);
     return rc < 0 ? -1 : 0;
+}
+
+int orders_engine_proceed(orders_ctx_t *ctx, orders_order_t *o)
+{
+    //  The lines as they are in the database now (written PENDING, or
+    //  loaded from there), for s_settle.
+    s_lines_before_t before;
+    s_lines_snapshot(o, &before);
+    int rc = s_proceed(ctx, o, &before);
+    s_lines_snapshot_free(&before);
+    return rc;
 }
 
 //  ---------------------------------------------------------------- claiming a waiting order

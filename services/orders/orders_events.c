@@ -122,9 +122,13 @@ static int s_on_stock_changed(kt_pg_t *pg, const kt_event_t *ev, void *arg)
         char *skus = orders_sql_i64s(v, n), *qtys = orders_sql_i64s(v + n, n);
         const char *p1[] = {wh, skus, qtys};
         const char *p2[] = {wh, skus};
-        rc = skus && qtys ? s_exec(pg, &orders_sql_stock_seen, p1) : KT_EVENT_FAILED;
-        if (rc == KT_EVENT_APPLIED)
-            rc = s_exec(pg, &orders_sql_bo_mark, p2);
+        rc = KT_EVENT_FAILED;
+        PGresult *res = skus && qtys ? kt_pg_exec(pg, &orders_sql_stock_seen, p1) : NULL;
+        if (res) {
+            bool waiting = strcmp(kt_pg_text(res, 0, 0), "t") == 0;
+            PQclear(res);
+            rc = waiting ? s_exec(pg, &orders_sql_bo_mark, p2) : KT_EVENT_APPLIED;
+        }
         free(skus);
         free(qtys);
         free(v);
@@ -153,22 +157,12 @@ static int s_shipment(kt_pg_t *pg, const Kontor__Logistics__Shipment *s)
     snprintf(st, sizeof st, "%d", (int) s->status);
     snprintf(qty, sizeof qty, "%lld", (long long) total);
     snprintf(at, sizeof at, "%lld", (long long) (s->changed_at_ms ? s->changed_at_ms : kt_wall_ms()));
-    const char *p1[] = {sid, oid, st, qty, at};
-    int rc = s_exec(pg, &orders_sql_ship_upsert, p1);
-    if (rc == KT_EVENT_APPLIED && n > 0) {
-        const char *p2[] = {sid};
-        rc = s_exec(pg, &orders_sql_ship_lines_clear, p2);
-        char *skus = orders_sql_i64s(v, n), *qtys = orders_sql_i64s(v + n, n);
-        const char *p3[] = {sid, skus, qtys};
-        if (rc == KT_EVENT_APPLIED)
-            rc = skus && qtys ? s_exec(pg, &orders_sql_ship_lines, p3) : KT_EVENT_FAILED;
-        free(skus);
-        free(qtys);
-    }
-    if (rc == KT_EVENT_APPLIED) {
-        const char *p4[] = {oid};
-        rc = s_exec(pg, &orders_sql_follow_shipments, p4);
-    }
+    //  One statement: the copy, its lines and the order's status.
+    char *skus = orders_sql_i64s(v, n), *qtys = orders_sql_i64s(v + n, n);
+    const char *params[] = {sid, oid, st, qty, at, skus, qtys};
+    int rc = skus && qtys ? s_exec(pg, &orders_sql_ship_event, params) : KT_EVENT_FAILED;
+    free(skus);
+    free(qtys);
     free(v);
     return rc;
 }

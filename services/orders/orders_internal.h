@@ -34,17 +34,23 @@ typedef struct {
 
 const orders_conf_t *orders_conf(kt_service_t *svc);
 
-//  A worker's own state: the promotions cache.
+//  The worker's second bus client (orders_worker_t), or NULL.
+kt_client_t *orders_rpc2(const kt_call_t *call);
+
+//  A worker's own state: the promotions cache, and a second bus client
+//  (credit and stock are asked at once, one call on each).
 typedef struct {
     int64_t promo_version;      //  promo_state.version the cache holds; 0 none
     orders_promo_t *promos;
     size_t npromos;
+    kt_client_t *rpc2;          //  may be NULL: the calls are then made one after the other
 } orders_worker_t;
 
 //  Where the engine runs: a worker's call or the sweeper.
 typedef struct {
     kt_pg_t *pg;
     kt_client_t *rpc;
+    kt_client_t *rpc2;              //  a second client for a call at the same time; may be NULL
     kt_redis_t *redis;              //  may be NULL
     const orders_conf_t *conf;
     const char *request_id;         //  for logs; may be ""
@@ -152,11 +158,14 @@ int orders_engine_claim(orders_ctx_t *ctx, int64_t order_id, int from, const cha
                         orders_order_t *o);
 
 //  Insert an order with its lines; with `lock` the placement's advisory
-//  lock is taken on it. `idem_key`, `hash_hex`, `reply` may be NULL.
+//  lock is taken on it. `idem_key`, `hash_hex`, `reply` may be NULL. With
+//  `pending_async` (a PENDING write, run outside any explicit transaction)
+//  the statement's own transaction commits without waiting for the WAL
+//  flush (orders_sql_insert_pending).
 //  Returns 1 inserted, 0 the idempotency key is taken, -1 database error.
 int orders_engine_insert(kt_pg_t *pg, const orders_order_t *o, const char *idem_key,
                          const char *hash_hex, const uint8_t *reply, size_t reply_len,
-                         int reply_status, bool lock);
+                         int reply_status, bool lock, bool pending_async);
 
 //  The PlaceOrder reply for an order's current state (packed; caller
 //  frees), and the status such a reply carries (OK, or the refusal's).

@@ -13,7 +13,8 @@
 
 static orders_ctx_t s_ctx(kt_call_t *call)
 {
-    orders_ctx_t ctx = {.pg = call->pg, .rpc = call->rpc, .redis = call->redis,
+    orders_ctx_t ctx = {.pg = call->pg, .rpc = call->rpc, .rpc2 = orders_rpc2(call),
+                        .redis = call->redis,
                         .conf = orders_conf(call->service), .request_id = call->request_id,
                         .deadline_ms = call->deadline_ms};
     return ctx;

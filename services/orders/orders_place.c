@@ -100,7 +100,8 @@ static int s_wait_tx(kt_pg_t *pg, void *arg)
 
 static int s_replay(kt_call_t *call, const char *hash_hex)
 {
-    orders_ctx_t ctx = {.pg = call->pg, .rpc = call->rpc, .redis = call->redis,
+    orders_ctx_t ctx = {.pg = call->pg, .rpc = call->rpc, .rpc2 = orders_rpc2(call),
+                        .redis = call->redis,
                         .conf = orders_conf(call->service), .request_id = call->request_id,
                         .deadline_ms = call->deadline_ms, .keep_reply = true};
     const char *params[] = {call->idem_key};
@@ -411,30 +412,22 @@ static int s_async_commit(kt_pg_t *pg)
     return kt_pg_command(pg, "SET LOCAL synchronous_commit TO off");
 }
 
-static int s_pending_tx(kt_pg_t *pg, void *arg)
-{
-    s_split_tx_t *s = arg;
-    if (s_async_commit(pg) != 0)
-        return -1;
-    s->inserted = orders_engine_insert(pg, s->o, s->idem_key, s->hash, NULL, 0, 0, true);
-    return s->inserted < 0 ? -1 : 0;
-}
-
 static int s_split_insert_tx(kt_pg_t *pg, void *arg)
 {
     s_split_tx_t *s = arg;
     if (s_async_commit(pg) != 0)
         return -1;
-    s->inserted = orders_engine_insert(pg, s->o, s->idem_key, s->hash, NULL, 0, 0, false);
+    s->inserted = orders_engine_insert(pg, s->o, s->idem_key, s->hash, NULL, 0, 0, false, false);
     if (s->inserted <= 0)
         return s->inserted < 0 ? -1 : 1;
-    return orders_engine_insert(pg, s->bo, NULL, NULL, NULL, 0, 0, false) == 1 ? 0 : -1;
+    return orders_engine_insert(pg, s->bo, NULL, NULL, NULL, 0, 0, false, false) == 1 ? 0 : -1;
 }
 
 int orders_place(kt_call_t *call, const ProtobufCMessage *msg)
 {
     const Kontor__Orders__PlaceOrderRequest *req = (const Kontor__Orders__PlaceOrderRequest *) msg;
-    orders_ctx_t ctx = {.pg = call->pg, .rpc = call->rpc, .redis = call->redis,
+    orders_ctx_t ctx = {.pg = call->pg, .rpc = call->rpc, .rpc2 = orders_rpc2(call),
+                        .redis = call->redis,
                         .conf = orders_conf(call->service), .request_id = call->request_id,
                         .deadline_ms = call->deadline_ms, .keep_reply = true};
     char hash[S_HASH_BYTES * 2 + 1];
@@ -513,7 +506,7 @@ int orders_place(kt_call_t *call, const ProtobufCMessage *msg)
             goto done;
         }
         int ins = orders_engine_insert(call->pg, &o, call->idem_key, hash, buf, len,
-                                       orders_outcome_status(&o), false);
+                                       orders_outcome_status(&o), false, false);
         if (ins <= 0) {
             free(buf);
             rc = ins < 0 ? kt_call_fail_pg(call, "write the order") : s_replay(call, hash);
@@ -546,20 +539,20 @@ int orders_place(kt_call_t *call, const ProtobufCMessage *msg)
         }
         PQclear(lr);
     } else {
-        //  One attempt only: the statement takes a session lock, which a
-        //  retried transaction would take twice.
-        s_split_tx_t s = {&o, NULL, call->idem_key, hash, 0};
-        if (kt_pg_tx(call->pg, 1, s_pending_tx, &s) != 0) {
-            if (s.inserted > 0) {
-                char id[24];
-                snprintf(id, sizeof id, "%lld", (long long) o.order_id);
-                const char *lp[] = {id};
-                PQclear(kt_pg_exec(call->pg, &orders_sql_unlock, lp));
-            }
+        //  One statement, its own transaction, not retried: it takes a
+        //  session lock, which a second attempt would take twice. A failed
+        //  statement wrote nothing, and took the lock only if it got that
+        //  far (the lock is its last step): give it back if held.
+        int ins = orders_engine_insert(call->pg, &o, call->idem_key, hash, NULL, 0, 0, true,
+                                       true);
+        if (ins < 0) {
+            char id[24];
+            snprintf(id, sizeof id, "%lld", (long long) o.order_id);
+            const char *lp[] = {id};
+            PQclear(kt_pg_exec(call->pg, &orders_sql_unlock_if_held, lp));
             rc = kt_call_fail_pg(call, "write the order");
             goto done;
         }
-        int ins = s.inserted;
         if (ins == 0) {
             rc = s_replay(call, hash);
             goto done;

@@ -114,16 +114,31 @@ static void s_stop(kt_service_t *svc)
     free(shared);
 }
 
+kt_client_t *orders_rpc2(const kt_call_t *call)
+{
+    const orders_worker_t *w = call->local;
+    return w ? w->rpc2 : NULL;
+}
+
 static void *s_worker_new(kt_service_t *svc, kt_pg_t *pg)
 {
-    return calloc(1, sizeof(orders_worker_t));
+    orders_worker_t *w = calloc(1, sizeof *w);
+    if (w) {
+        //  Without it the worker calls out one call at a time.
+        w->rpc2 = kt_client_new(kt_service_config(svc));
+        if (!w->rpc2)
+            kt_warn("no second bus client for a worker; credit and stock are asked in turn");
+    }
+    return w;
 }
 
 static void s_worker_destroy(void **local_p)
 {
     orders_worker_t *w = *local_p;
-    if (w)
+    if (w) {
         free(w->promos);
+        kt_client_destroy(&w->rpc2);
+    }
     free(w);
     *local_p = NULL;
 }

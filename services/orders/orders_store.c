@@ -81,35 +81,54 @@ const kt_stmt_t orders_sql_credit_hold = {
 //  The order and its lines in one statement; nothing when the idempotency
 //  key is taken (a concurrent twin waits here for the first to commit).
 //  With $27 the placement's advisory lock is taken on the new id.
+#define S_INSERT_ORDER                                                                         \
+    " o AS ("                                                                                  \
+    "  INSERT INTO orders (order_id, idem_key, body_hash, parent_id, client_id, manager_id,"   \
+    "         branch_id, warehouse_id, status, undo_status, reason, reason_text, currency,"    \
+    "         list_total, total, n_lines, extra_bp, short_policy, delivery_date,"              \
+    "         delivery_method, address, note, placed_by, called_out, expected_date, reply,"    \
+    "         reply_status, approved_by)"                                                      \
+    "  VALUES ($1, $2, decode($3, 'hex'), $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,"    \
+    "          $15, cardinality($28::bigint[]), $16, $17, $18::date, $19, $20, $21, $22, $23,"  \
+    "          $24::date, decode($25, 'hex'), $26, $40)"                                       \
+    "  ON CONFLICT (idem_key) DO NOTHING"                                                      \
+    "  RETURNING order_id),"                                                                   \
+    " l AS ("                                                                                  \
+    "  INSERT INTO order_lines (order_id, line_no, sku, qty, list_price, unit_price,"          \
+    "         line_total, free, client_bp, promo_id, promo_bp, extra_bp, available,"           \
+    "         expected_date)"                                                                  \
+    "  SELECT o.order_id, u.n, u.sku, u.qty, u.lp, u.up, u.lt, u.fr, u.cb, u.pi, u.pb,"        \
+    "         u.eb, u.av, u.ed"                                                                \
+    "    FROM o, unnest($28::bigint[], $29::bigint[], $30::bigint[], $31::bigint[],"           \
+    "                   $32::bigint[], $33::boolean[], $34::int[], $35::bigint[], $36::int[],"  \
+    "                   $37::int[], $38::bigint[], $39::date[])"                               \
+    "         WITH ORDINALITY AS u(sku, qty, lp, up, lt, fr, cb, pi, pb, eb, av, ed, n))"      \
+    " SELECT order_id, CASE WHEN $27::boolean THEN pg_advisory_lock(" S_LOCK_KEY("order_id")  \
+    ")::text END"
+
 const kt_stmt_t orders_sql_insert_order = {
-    "orders_insert_order",
-    "WITH o AS ("
-    "  INSERT INTO orders (order_id, idem_key, body_hash, parent_id, client_id, manager_id,"
-    "         branch_id, warehouse_id, status, undo_status, reason, reason_text, currency,"
-    "         list_total, total, n_lines, extra_bp, short_policy, delivery_date,"
-    "         delivery_method, address, note, placed_by, called_out, expected_date, reply,"
-    "         reply_status, approved_by)"
-    "  VALUES ($1, $2, decode($3, 'hex'), $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,"
-    "          $15, cardinality($28::bigint[]), $16, $17, $18::date, $19, $20, $21, $22, $23,"
-    "          $24::date, decode($25, 'hex'), $26, $40)"
-    "  ON CONFLICT (idem_key) DO NOTHING"
-    "  RETURNING order_id),"
-    " l AS ("
-    "  INSERT INTO order_lines (order_id, line_no, sku, qty, list_price, unit_price,"
-    "         line_total, free, client_bp, promo_id, promo_bp, extra_bp, available,"
-    "         expected_date)"
-    "  SELECT o.order_id, u.n, u.sku, u.qty, u.lp, u.up, u.lt, u.fr, u.cb, u.pi, u.pb,"
-    "         u.eb, u.av, u.ed"
-    "    FROM o, unnest($28::bigint[], $29::bigint[], $30::bigint[], $31::bigint[],"
-    "                   $32::bigint[], $33::boolean[], $34::int[], $35::bigint[], $36::int[],"
-    "                   $37::int[], $38::bigint[], $39::date[])"
-    "         WITH ORDINALITY AS u(sku, qty, lp, up, lt, fr, cb, pi, pb, eb, av, ed, n))"
-    " SELECT order_id, CASE WHEN $27::boolean THEN pg_advisory_lock(" S_LOCK_KEY("order_id")
-    ")::text END FROM o",
+    "orders_insert_order", "WITH" S_INSERT_ORDER " FROM o", 40};
+
+//  The PENDING write of a placement, as a transaction of its own (run
+//  outside any explicit transaction): the same statement, whose commit
+//  does not wait for the WAL flush. Nothing is promised to anyone until
+//  the order settles, and the settling commit (synchronous) flushes the WAL
+//  past this one; lost in a database crash, it takes nothing with it but
+//  reservations that expire by themselves. set_config(..., true) lasts
+//  until the end of the statement's own (implicit) transaction, and
+//  synchronous_commit is read when that transaction commits.
+const kt_stmt_t orders_sql_insert_pending = {
+    "orders_insert_pending",
+    "WITH a AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true) AS v),"
+    S_INSERT_ORDER ", (SELECT v FROM a) FROM o",
     40};
 
 //  Settle a PENDING order: its outcome, the first reply (kept if one is
 //  there), the lines' availability; the lock is given up whatever happened.
+//  A CONFIRMED settlement writes its OrderConfirmed ($14, packed, hex) into
+//  the outbox in the same statement, so that the settlement is one
+//  transaction of one statement: the event exists iff the order was
+//  PENDING and is now CONFIRMED.
 const kt_stmt_t orders_sql_settle = {
     "orders_settle",
     "WITH u AS ("
@@ -124,12 +143,27 @@ const kt_stmt_t orders_sql_settle = {
     " l AS ("
     "  UPDATE order_lines ol SET available = x.a, expected_date = x.d"
     "    FROM u, unnest($9::int[], $10::bigint[], $11::date[]) AS x(n, a, d)"
-    "   WHERE ol.order_id = u.order_id AND ol.line_no = x.n)"
+    "   WHERE ol.order_id = u.order_id AND ol.line_no = x.n),"
+    " e AS ("
+    "  INSERT INTO outbox (type, payload)"
+    "  SELECT 'OrderConfirmed', decode($14, 'hex') FROM u"
+    "   WHERE $2::smallint = 2 AND $14 IS NOT NULL)"
     " SELECT (SELECT order_id FROM u), pg_advisory_unlock(" S_LOCK_KEY("$1::bigint") ")",
-    13};
+    14};
 
 const kt_stmt_t orders_sql_unlock = {
     "orders_unlock", "SELECT pg_advisory_unlock(" S_LOCK_KEY("$1::bigint") ")", 1};
+
+//  Give the placement's lock back if this session holds it (after a failed
+//  statement that may or may not have taken it), without the warning an
+//  unlock of a lock not held logs.
+const kt_stmt_t orders_sql_unlock_if_held = {
+    "orders_unlock_if_held",
+    "SELECT pg_advisory_unlock(" S_LOCK_KEY("$1::bigint") ")"
+    "  FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+    "   AND classid = 1263489604 AND objid = ($1::bigint % 2147483647) AND objsubid = 2"
+    "   AND granted",
+    1};
 
 const kt_stmt_t orders_sql_try_lock = {
     "orders_try_lock", "SELECT pg_try_advisory_lock(" S_LOCK_KEY("$1::bigint") ")", 1};
@@ -311,8 +345,17 @@ const kt_stmt_t orders_sql_unconfirmed = {
     "SELECT order_id, credit_confirmed, stock_confirmed FROM orders"
     " WHERE status = 2 AND NOT (credit_confirmed AND stock_confirmed)"
     "   AND confirmed_at < now() - make_interval(secs => $1::int)"
-    " ORDER BY order_id LIMIT 200",
+    " ORDER BY confirmed_at, order_id LIMIT 200",
     1};
+
+//  The sweeper's marks for a round at once: order ids, credit seen, stock seen.
+const kt_stmt_t orders_sql_confirmed_many = {
+    "orders_confirmed_many",
+    "UPDATE orders o SET credit_confirmed = o.credit_confirmed OR x.c,"
+    "       stock_confirmed = o.stock_confirmed OR x.s"
+    "  FROM unnest($1::bigint[], $2::boolean[], $3::boolean[]) AS x(id, c, s)"
+    " WHERE o.order_id = x.id AND (x.c OR x.s)",
+    3};
 
 const kt_stmt_t orders_sql_confirmed = {
     "orders_confirmed",
@@ -342,11 +385,16 @@ const kt_stmt_t orders_sql_bo_recheck = {
 
 //  ---------------------------------------------------------------- events
 
+//  Also says whether the warehouse has a back-order not yet marked ready:
+//  if none, there is nothing for orders_sql_bo_mark to look at.
 const kt_stmt_t orders_sql_stock_seen = {
     "orders_stock_seen",
-    "INSERT INTO stock_seen (warehouse_id, sku, available)"
-    " SELECT $1, u.sku, u.qty FROM unnest($2::bigint[], $3::bigint[]) AS u(sku, qty)"
-    " ON CONFLICT (warehouse_id, sku) DO UPDATE SET available = excluded.available",
+    "WITH s AS ("
+    "  INSERT INTO stock_seen (warehouse_id, sku, available)"
+    "  SELECT $1, u.sku, u.qty FROM unnest($2::bigint[], $3::bigint[]) AS u(sku, qty)"
+    "  ON CONFLICT (warehouse_id, sku) DO UPDATE SET available = excluded.available)"
+    " SELECT EXISTS (SELECT 1 FROM orders WHERE status = 4 AND NOT bo_ready"
+    "                  AND warehouse_id = $1::bigint)",
     3};
 
 //  Back-orders in the warehouse that hold one of these SKUs and whose every
@@ -379,6 +427,44 @@ const kt_stmt_t orders_sql_ship_lines = {
     " SELECT $1, u.n, u.sku, u.qty"
     "   FROM unnest($2::bigint[], $3::bigint[]) WITH ORDINALITY AS u(sku, qty, n)",
     3};
+
+//  A Shipment* event in one statement: orders' copy of the shipment and its
+//  lines ($6, $7; none given: the lines stay), and the order following its
+//  shipments as orders_sql_follow_shipments has it. The statement cannot
+//  see its own changes to `shipments`, so the sums take this shipment's new
+//  status and quantity from the parameters and the order's other shipments
+//  from the table.
+const kt_stmt_t orders_sql_ship_event = {
+    "orders_ship_event",
+    "WITH up AS ("
+    "  INSERT INTO shipments (shipment_id, order_id, status, qty, changed_at)"
+    "  VALUES ($1, $2, $3, $4, to_timestamp($5::bigint / 1000.0))"
+    "  ON CONFLICT (shipment_id) DO UPDATE SET status = excluded.status, qty = excluded.qty,"
+    "    changed_at = excluded.changed_at"
+    "  RETURNING shipment_id),"
+    " li AS ("
+    "  INSERT INTO shipment_lines (shipment_id, line_no, sku, qty)"
+    "  SELECT $1, u.n, u.sku, u.qty"
+    "    FROM unnest($6::bigint[], $7::bigint[]) WITH ORDINALITY AS u(sku, qty, n)"
+    "  ON CONFLICT (shipment_id, line_no) DO UPDATE SET sku = excluded.sku, qty = excluded.qty),"
+    " ld AS ("
+    "  DELETE FROM shipment_lines WHERE shipment_id = $1 AND cardinality($6::bigint[]) > 0"
+    "     AND line_no > cardinality($6::bigint[])),"
+    " s AS (SELECT coalesce(sum(qty) FILTER (WHERE status IN (3, 4)), 0)"
+    "                + CASE WHEN $3::smallint IN (3, 4) THEN $4::bigint ELSE 0 END AS shipped,"
+    "              coalesce(sum(qty) FILTER (WHERE status = 4), 0)"
+    "                + CASE WHEN $3::smallint = 4 THEN $4::bigint ELSE 0 END AS delivered"
+    "         FROM shipments WHERE order_id = $2 AND shipment_id <> $1),"
+    " q AS (SELECT coalesce(sum(qty), 0) AS total FROM order_lines WHERE order_id = $2)"
+    " UPDATE orders o SET status = CASE"
+    "          WHEN s.delivered >= q.total AND q.total > 0 THEN 10"
+    "          WHEN s.delivered > 0 THEN 9"
+    "          WHEN s.shipped >= q.total AND q.total > 0 THEN 8"
+    "          WHEN s.shipped > 0 THEN 7 ELSE o.status END, updated_at = now(),"
+    "        stock_confirmed = true"
+    "   FROM s, q WHERE o.order_id = $2 AND o.status IN (2, 7, 8, 9)"
+    "     AND EXISTS (SELECT 1 FROM up)",
+    7};
 
 //  The order follows its shipments: shipped when its quantity has left,
 //  delivered when it has arrived, partially on the way there. A shipment

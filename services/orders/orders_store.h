@@ -17,6 +17,8 @@ extern const kt_stmt_t orders_sql_client_changed;
 extern const kt_stmt_t orders_sql_credit_hold;
 //  Placing and settling
 extern const kt_stmt_t orders_sql_insert_order;
+extern const kt_stmt_t orders_sql_insert_pending;
+extern const kt_stmt_t orders_sql_unlock_if_held;
 extern const kt_stmt_t orders_sql_settle;
 extern const kt_stmt_t orders_sql_unlock;
 extern const kt_stmt_t orders_sql_try_lock;
@@ -45,11 +47,13 @@ extern const kt_stmt_t orders_sql_undo;
 extern const kt_stmt_t orders_sql_release_due;
 extern const kt_stmt_t orders_sql_unconfirmed;
 extern const kt_stmt_t orders_sql_confirmed;
+extern const kt_stmt_t orders_sql_confirmed_many;
 extern const kt_stmt_t orders_sql_bo_ready;
 extern const kt_stmt_t orders_sql_bo_unready;
 extern const kt_stmt_t orders_sql_bo_recheck;
 //  Events
 extern const kt_stmt_t orders_sql_stock_seen;
+extern const kt_stmt_t orders_sql_ship_event;
 extern const kt_stmt_t orders_sql_bo_mark;
 extern const kt_stmt_t orders_sql_ship_upsert;
 extern const kt_stmt_t orders_sql_ship_lines_clear;

@@ -91,6 +91,41 @@ static int s_confirm_one(s_sweeper_t *self, const char *service, const char *met
     return rc;
 }
 
+//  Which of these orders receivables has confirmed already (it does so when
+//  it applies OrderConfirmed): one CreditStatus call for the lot. Sets
+//  done[i] for those it reports CONFIRMED or INVOICED. A failed call leaves
+//  them all to ConfirmCredit.
+static void s_credit_seen(s_sweeper_t *self, const int64_t *ids, size_t n, bool *done)
+{
+    if (n == 0)
+        return;
+    Kontor__Receivables__CreditStatusRequest req =
+        KONTOR__RECEIVABLES__CREDIT_STATUS_REQUEST__INIT;
+    req.order_ids = (int64_t *) ids;
+    req.n_order_ids = n;
+    kt_reply_t reply;
+    ProtobufCMessage *out = NULL;
+    kt_call_opts_t opts = {.timeout_ms = S_CALL_MS, .retry = true};
+    int status = kt_client_call(self->rpc, "receivables", "CreditStatus", &req.base,
+                                &kontor__receivables__credit_status_reply__descriptor, &out,
+                                &opts, &reply);
+    if (status == KT_OK && out) {
+        const Kontor__Receivables__CreditStatusReply *rep =
+            (const Kontor__Receivables__CreditStatusReply *) out;
+        for (size_t k = 0; k < rep->n_items; k++) {
+            const Kontor__Receivables__CreditReply *it = rep->items[k];
+            if (it->status != KONTOR__RECEIVABLES__CREDIT_STATUS__CREDIT_CONFIRMED
+                && it->status != KONTOR__RECEIVABLES__CREDIT_STATUS__CREDIT_INVOICED)
+                continue;
+            for (size_t i = 0; i < n; i++)
+                if (ids[i] == it->order_id)
+                    done[i] = true;
+        }
+    }
+    kt_msg_free(out);
+    kt_reply_clear(&reply);
+}
+
 static int s_confirm(s_sweeper_t *self)
 {
     char after[16];
@@ -100,10 +135,30 @@ static int s_confirm(s_sweeper_t *self)
     if (!res)
         return 0;
     int n = PQntuples(res);
-    for (int r = 0; r < n && !s_stopping(self); r++) {
-        int64_t id = kt_pg_i64(res, r, 0);
+    //  Credit first, for the whole round at once: in the common case
+    //  receivables confirmed every one of them long ago, and one call says so.
+    int64_t *ids = calloc((size_t) (n ? n : 1), sizeof *ids);
+    int64_t *asked = calloc((size_t) (n ? n : 1), sizeof *asked);
+    bool *seen = calloc((size_t) (n ? n : 1), sizeof *seen);
+    bool *cflag = calloc((size_t) (n ? n : 1), sizeof *cflag);
+    bool *sflag = calloc((size_t) (n ? n : 1), sizeof *sflag);
+    int marked = 0;
+    size_t nasked = 0;
+    if (!cflag || !sflag)
+        n = 0;
+    for (int r = 0; ids && asked && seen && r < n; r++) {
+        ids[r] = kt_pg_i64(res, r, 0);
+        if (strcmp(kt_pg_text(res, r, 1), "t") != 0)
+            asked[nasked++] = ids[r];
+    }
+    if (ids && asked && seen)
+        s_credit_seen(self, asked, nasked, seen);
+    for (int r = 0; ids && asked && seen && r < n && !s_stopping(self); r++) {
+        int64_t id = ids[r];
         bool credit = strcmp(kt_pg_text(res, r, 1), "t") == 0;
         bool stock = strcmp(kt_pg_text(res, r, 2), "t") == 0;
+        for (size_t k = 0; !credit && k < nasked; k++)
+            credit = asked[k] == id && seen[k];
         if (!credit) {
             Kontor__Receivables__CreditRequest req = KONTOR__RECEIVABLES__CREDIT_REQUEST__INIT;
             req.order_id = id;
@@ -117,13 +172,27 @@ static int s_confirm(s_sweeper_t *self)
             req.reason = (char *) "order confirmed";
             stock = s_confirm_one(self, "logistics", "ConfirmReservation", &req.base, id) == 1;
         }
-        if (credit || stock) {
-            char sid[24];
-            snprintf(sid, sizeof sid, "%lld", (long long) id);
-            const char *cp[] = {sid, credit ? "t" : "f", stock ? "t" : "f"};
-            PQclear(kt_pg_exec(self->pg, &orders_sql_confirmed, cp));
-        }
+        cflag[r] = credit;
+        sflag[r] = stock;
+        marked = r + 1;
     }
+    //  The round's marks in one statement.
+    if (marked > 0) {
+        char *a_id = orders_sql_i64s(ids, (size_t) marked);
+        char *a_c = orders_sql_bools_at(cflag, sizeof *cflag, (size_t) marked);
+        char *a_s = orders_sql_bools_at(sflag, sizeof *sflag, (size_t) marked);
+        const char *cp[] = {a_id, a_c, a_s};
+        if (a_id && a_c && a_s)
+            PQclear(kt_pg_exec(self->pg, &orders_sql_confirmed_many, cp));
+        free(a_id);
+        free(a_c);
+        free(a_s);
+    }
+    free(cflag);
+    free(sflag);
+    free(ids);
+    free(asked);
+    free(seen);
     PQclear(res);
     return n;
 }

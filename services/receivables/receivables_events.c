@@ -450,7 +450,17 @@ static int s_confirmed(kt_pg_t *pg, const ProtobufCMessage *m, const kt_event_t 
     const Kontor__Orders__OrderConfirmed *msg = (const Kontor__Orders__OrderConfirmed *) m;
     if (msg->order_id <= 0)
         return s_poison(ev, "no order id");
-    return rcv_credit_on_order(pg, msg->order_id, false, "orders");
+    //  The common case (a held reservation) in one statement; anything else
+    //  as before.
+    char id[24];
+    snprintf(id, sizeof id, "%lld", (long long) msg->order_id);
+    const char *params[] = {id, "orders"};
+    PGresult *res = kt_pg_exec(pg, &rcv_q_confirm_fast, params);
+    if (!res)
+        return -1;
+    bool slow = strcmp(kt_pg_text(res, 0, 0), "slow") == 0;
+    PQclear(res);
+    return slow ? rcv_credit_on_order(pg, msg->order_id, false, "orders") : 0;
 }
 
 static int s_cancelled(kt_pg_t *pg, const ProtobufCMessage *m, const kt_event_t *ev)

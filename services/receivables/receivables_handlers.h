@@ -19,6 +19,7 @@
 int receivables_reserve_credit(kt_call_t *call, const ProtobufCMessage *request);
 int receivables_confirm_credit(kt_call_t *call, const ProtobufCMessage *request);
 int receivables_release_credit(kt_call_t *call, const ProtobufCMessage *request);
+int receivables_credit_status(kt_call_t *call, const ProtobufCMessage *request);
 int receivables_set_credit_terms(kt_call_t *call, const ProtobufCMessage *request);
 int receivables_credit_history(kt_call_t *call, const ProtobufCMessage *request);
 

@@ -135,6 +135,23 @@ const kt_stmt_t rcv_q_resv_insert = {
     " RETURNING (extract(epoch FROM expires_at) * 1000)::bigint",
     7};
 
+//  ReserveCredit's common case in one statement (migrations/003): outcome
+//  'reserved' or 'slow', expires (ms), limit, exposure before, currency.
+const kt_stmt_t rcv_q_reserve_fast = {
+    "rcv_reserve_fast",
+    "SELECT outcome, expires_ms, credit_limit, exposure, coalesce(currency, '')"
+    "  FROM reserve_credit_fast($1, $2, $3, $4, $5, $6, $7, $8)",
+    8};
+
+const kt_stmt_t rcv_q_confirm_fast = {
+    "rcv_confirm_fast", "SELECT credit_confirm_fast($1, $2)", 2};
+
+const kt_stmt_t rcv_q_resv_statuses = {
+    "rcv_resv_statuses",
+    "SELECT order_id, status FROM credit_reservations WHERE order_id = ANY ($1::bigint[])"
+    " ORDER BY order_id",
+    1};
+
 const kt_stmt_t rcv_q_resv_set_status = {
     "rcv_resv_set_status",
     "UPDATE credit_reservations SET status = $2, updated_at = now()"

@@ -23,6 +23,9 @@ extern const kt_stmt_t rcv_q_today;
 
 //  credit reservations
 extern const kt_stmt_t rcv_q_resv_get;
+extern const kt_stmt_t rcv_q_reserve_fast;
+extern const kt_stmt_t rcv_q_resv_statuses;
+extern const kt_stmt_t rcv_q_confirm_fast;
 extern const kt_stmt_t rcv_q_resv_insert;
 extern const kt_stmt_t rcv_q_resv_set_status;
 extern const kt_stmt_t rcv_q_resv_expire_client;

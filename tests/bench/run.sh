@@ -21,6 +21,14 @@
 #   KT_BENCH_SCALE=PERCENT  scale every run's size (default 100; 10 for a smoke run)
 #   KT_BENCH_FSYNC=on|off   the cluster's fsync (default on)
 #   KT_BENCH_EVENTS_RUNS='LABEL P B N R;...'  the events runs instead of EVENTS_RUNS
+#   KT_BENCH_TERMINALS='1 8 32'  tpcc: terminal counts (and pgbench clients)
+#   KT_BENCH_SECONDS=20     tpcc: measured seconds per run (scaled by KT_BENCH_SCALE)
+#   KT_BENCH_WARMUP=5       tpcc: warm-up seconds before each run
+#   KT_BENCH_TPCC_RUNS='ref-uniform kontor-uniform ref-hot kontor-hot kontor-mix'
+#                           tpcc: which runs, in this order, at each terminal count
+#   KT_BENCH_WORKERS='orders=16 logistics=4 receivables=4 clients=2'
+#                           worker threads per service (KONTOR_WORKERS of each; the default)
+#   KT_BENCH_PROFILE=1      tpcc: also sample wait events during Kontor's runs
 #   KT_TIMEOUT=SECONDS      per run (default 300)
 #   KT_KEEP=1               keep the temp folder (logs, data) even on success
 #
@@ -37,7 +45,7 @@ KL_PROG=bench
 # shellcheck source=deploy/local/kontor-lib.sh
 . "$root/deploy/local/kontor-lib.sh"
 
-SECTIONS=(events)
+SECTIONS=(events tpcc)
 
 [ $# -eq 1 ] || kl_die "usage: tests/bench/run.sh BUILD_DIR"
 [ -d "$1" ] || kl_die "no build folder: $1"
@@ -48,6 +56,9 @@ if ! [[ $scale =~ ^[0-9]+$ ]] || [ "$scale" -lt 1 ] || [ "$scale" -gt 1000 ]; th
     kl_die "KT_BENCH_SCALE must be a percentage from 1 to 1000: $scale"
 fi
 fsync=${KT_BENCH_FSYNC:-on}
+# Worker threads per service (proc_env): orders' workers wait on their calls
+# out, so it has as many as the 8-terminal runs keep busy and more.
+KT_BENCH_WORKERS=${KT_BENCH_WORKERS:-orders=16 logistics=4 receivables=4 clients=2}
 case "$fsync" in on | off) ;; *) kl_die "KT_BENCH_FSYNC must be on or off: $fsync" ;; esac
 timeout_s=${KT_TIMEOUT:-300}
 if ! [[ $timeout_s =~ ^[0-9]+$ ]] || [ "$timeout_s" -lt 1 ]; then
@@ -132,6 +143,22 @@ start_pg() {
     local tries
     pg_data=$tmp/pg/data
     kl_pg_init "$pg_data" "$pg_run" "$logs/postgres.log"
+    # The benchmark's own settings, on top of the set's (kontor.conf):
+    # statement statistics for the analysis (docs/performance.md), and the
+    # reference's shared_buffers; WAL sized so that no checkpoint is forced
+    # by volume in the middle of a run (for both sides alike).
+    echo "include_if_exists = 'bench.conf'" >>"$pg_data/postgresql.conf"
+    cat >"$pg_data/bench.conf" <<'CONF'
+# Written by tests/bench/run.sh.
+shared_preload_libraries = 'pg_stat_statements'
+pg_stat_statements.max = 2000
+pg_stat_statements.track = top
+track_io_timing = on
+shared_buffers = 512MB
+max_wal_size = 8GB
+checkpoint_timeout = 30min
+CONF
+    chown "$(kl_pg_user)" "$pg_data/bench.conf"
     for tries in 1 2 3; do
         kl_free_port pg_port
         kl_pg_conf "$pg_data" "$pg_run" "$pg_port" "$fsync"
@@ -203,9 +230,17 @@ proc_env() {
         "KONTOR_HTTP_PORT=$http"
         "KONTOR_LOG_LEVEL=${KONTOR_LOG_LEVEL:-info}"
     )
-    [ "$name" = bus ] || PROC_ENV+=("KONTOR_PG_DSN=$(service_dsn "$name")")
+    case "$name" in
+    bus | bench-*) ;;
+    *) PROC_ENV+=("KONTOR_PG_DSN=$(service_dsn "$name")") ;;
+    esac
     for v in TZ LANG LC_ALL KONTOR_WORKERS; do
         [ -z "${!v:-}" ] || PROC_ENV+=("$v=${!v}")
+    done
+    # Worker threads of this service, if KT_BENCH_WORKERS names it.
+    local w
+    for w in ${KT_BENCH_WORKERS:-}; do
+        [ "${w%%=*}" != "$name" ] || PROC_ENV+=("KONTOR_WORKERS=${w#*=}")
     done
 }
 
@@ -385,11 +420,321 @@ section_events() {
     return "$bad"
 }
 
+# ---------------------------------------------------------------- tpcc
+
+# The TPC-C-like workload (tools/kontor-bench) against the monolith reference
+# (tests/bench/monolith: one stored procedure, pgbench), on the same cluster
+# and the same data, run after run: for each terminal count, the runs named
+# in TPCC_RUNS, in that order, so that both sides meet the same neighbours.
+# After every Kontor run the auditor (tools/kontor-audit) checks the set and
+# the reference's check.sql checks its database; a failed check fails the run.
+TPCC_TERMINALS=(${KT_BENCH_TERMINALS:-1 8 32})
+TPCC_RUNS=(${KT_BENCH_TPCC_RUNS:-ref-uniform kontor-uniform ref-hot kontor-hot kontor-mix})
+TPCC_SHAPE=(--clients 10000 --skus 100000 --managers 32)
+tpcc_seconds=${KT_BENCH_SECONDS:-20}
+tpcc_warmup=${KT_BENCH_WARMUP:-5}
+mono_dir=$here/monolith
+mono_db=monolith
+mono_role=bench_monolith
+
+admin_dsn() { printf 'host=%s port=%s dbname=%s user=postgres' "$pg_run" "$pg_port" "${1:-$pg_db}"; }
+
+mono_psql() {
+    PGPASSFILE=$tmp/pgpass PGAPPNAME=bench-monolith PGOPTIONS="-c client_min_messages=warning" \
+        "$(kl_pg_bindir)/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$pg_port" \
+        -U "$mono_role" -d "$mono_db" "$@"
+}
+
+# The reference in its own database, loaded by its own scripts, as a role
+# of its own that logs in over TCP with a password like the services do.
+tpcc_reference_setup() {
+    local pw
+    pw=$(kl_secret)
+    kl_psql "$pg_run" "$pg_port" postgres \
+        -c "CREATE ROLE $mono_role LOGIN PASSWORD '$pw'" \
+        -c "CREATE DATABASE $mono_db OWNER $mono_role"
+    printf '127.0.0.1:%s:%s:%s:%s\n' "$pg_port" "$mono_db" "$mono_role" "$pw" >>"$tmp/pgpass"
+    kl_psql "$pg_run" "$pg_port" "$mono_db" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"
+    mono_psql -f "$mono_dir/schema.sql" -f "$mono_dir/load.sql" -f "$mono_dir/place_order.sql" \
+        >"$logs/monolith-load.log" 2>&1 || { tail -n 5 "$logs/monolith-load.log" >&2; return 1; }
+}
+
+# The Kontor set: the bench principals' keys, every service, the data.
+tpcc_kontor_setup() {
+    local k name
+    for ((k = 1; k <= 32; k++)); do
+        "$build/bin/kontor-keygen" --public "$set_home/keys/allow" --secret "$set_home/keys/secret" \
+            "bench-manager-$k" manager "$((1000 + k))" >>"$logs/keygen.log" 2>&1 || return 1
+    done
+    "$build/bin/kontor-keygen" --public "$set_home/keys/allow" --secret "$set_home/keys/secret" \
+        bench-accountant accountant >>"$logs/keygen.log" 2>&1 || return 1
+    "$build/bin/kontor-keygen" --public "$set_home/keys/allow" --secret "$set_home/keys/secret" \
+        bench-wms logistics-system >>"$logs/keygen.log" 2>&1 || return 1
+    need_procs bus clients orders logistics receivables
+    kl_psql "$pg_run" "$pg_port" "$pg_db" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"
+    proc_env bench-wms 0
+    if ! timeout -k 10 "$timeout_s" env -i "${PROC_ENV[@]}" "$build/bin/kontor-bench" load \
+        "${TPCC_SHAPE[@]}" "$(admin_dsn)" >"$logs/tpcc-load.out" 2>"$logs/tpcc-load.log"; then
+        say "tpcc: loading Kontor's data failed; last lines of its log:"
+        tail -n 10 "$logs/tpcc-load.log" | sed 's/^/    | /' | tee -a "$report"
+        return 1
+    fi
+    # The same data as the reference's: compare the checksums.
+    local kontor ref
+    kontor=$(awk '{ print $4, $6 }' "$logs/tpcc-load.out")
+    ref=$(mono_psql -At -F ' ' -c "SELECT sum(price1), sum(on_hand) FROM ws.products JOIN ws.stock USING (sku)")
+    say "tpcc: data loaded; base prices and stock sums: Kontor $kontor, reference $ref"
+    # Both data sets vacuumed and analysed before the first run, so that
+    # autovacuum's first pass over the fresh tables does not land in a run.
+    kl_psql "$pg_run" "$pg_port" "$pg_db" -c "VACUUM ANALYZE" >/dev/null
+    kl_psql "$pg_run" "$pg_port" "$mono_db" -c "VACUUM ANALYZE" >/dev/null
+    [ "$kontor" = "$ref" ] || say "tpcc: WARNING: the data differ from the reference's"
+    tpcc_procs=()
+    for name in bus clients orders logistics receivables; do
+        tpcc_procs+=(--proc "$name=${proc_pids[$name]}")
+    done
+    tpcc_procs+=(--proc "redis=$redis_pid" --pg-postmaster "$(kl_pg_pid "$pg_data")")
+}
+
+# tpcc_ref LABEL uniform|hot N: one reference run. Sets TPCC_R (per s, p50,
+# p99, max, accepted, refused) and TPCC_OK.
+tpcc_ref() {
+    local label=$1 mix=$2 n=$3 j rc=0 lat cnt p50 p99 p95 max tps consistent accepted calls
+    j=$((n < 2 ? 1 : 2))
+    mkdir -p "$tmp/pgb"
+    rm -f "$tmp/pgb/$label".*
+    mono_psql -f "$mono_dir/reset.sql"
+    kl_psql "$pg_run" "$pg_port" "$mono_db" -c CHECKPOINT -c "SELECT pg_stat_statements_reset()" >/dev/null
+    local pgb=(pgbench -n -M prepared -f "$mono_dir/order_$mix.pgb" -c "$n" -j "$j"
+        -h 127.0.0.1 -p "$pg_port" -U "$mono_role" "$mono_db")
+    if [ "$tpcc_warmup" -gt 0 ]; then
+        PGPASSFILE=$tmp/pgpass timeout -k 10 "$timeout_s" "${pgb[@]}" -T "$tpcc_warmup" \
+            >"$logs/$label-warmup.out" 2>&1 || rc=$?
+    fi
+    local before=0
+    before=$(mono_psql -At -c "SELECT count(*) FROM ws.orders")
+    if [ "$rc" -eq 0 ]; then
+        PGPASSFILE=$tmp/pgpass timeout -k 10 "$timeout_s" "$build/bin/kontor-bench" exec \
+            --label "$label" --pg-postmaster "$(kl_pg_pid "$pg_data")" \
+            --json "$out/tpcc/$label-cpu.json" -- \
+            "${pgb[@]}" -T "$tpcc_seconds" -l --log-prefix="$tmp/pgb/$label" \
+            >"$logs/$label.out" 2>"$logs/$label.log" </dev/null &
+        run_pid=$!
+        wait "$run_pid" || rc=$?
+        run_pid=""
+    fi
+    TPCC_OK=1
+    if [ "$rc" -ne 0 ]; then
+        say "$(printf '%-22s FAILED (pgbench exit %s); last lines:' "$label" "$rc")"
+        tail -n 10 "$logs/$label.log" "$logs/$label.out" 2>/dev/null | sed 's/^/    | /' | tee -a "$report"
+        TPCC_OK=0
+        TPCC_R=(0 0 0 0 0 0 0 -)
+        return 1
+    fi
+    # Latency (microseconds, 3rd column of pgbench's per-transaction log).
+    lat=$tmp/pgb/$label.lat
+    cat "$tmp/pgb/$label".[0-9]* | awk '{ print $3 }' | sort -n >"$lat"
+    cnt=$(wc -l <"$lat")
+    rank() { awk -v n="$cnt" -v q="$1" 'BEGIN { r = int(q * n); if (r < q * n) r++; if (r < 1) r = 1 } NR == r { printf "%.3f", $1 / 1000; exit }' "$lat"; }
+    p50=$(rank 0.50)
+    p95=$(rank 0.95)
+    p99=$(rank 0.99)
+    max=$(tail -n 1 "$lat" | awk '{ printf "%.3f", $1 / 1000 }')
+    tps=$(awk '/^tps = / { printf "%.2f", $3; exit }' "$logs/$label.out")
+    calls=$(awk '/number of transactions actually processed/ { print $NF; exit }' "$logs/$label.out")
+    # check.sql: reservations = ordered quantities, exposure = order totals.
+    read -r accepted consistent < <(mono_psql -At -F ' ' -f "$mono_dir/check.sql" | awk '{ print $1, $3 }')
+    [ "$consistent" = t ] || TPCC_OK=0
+    accepted=$((accepted - before))
+    # CPU per order: PostgreSQL (every backend) and pgbench, in ms.
+    local cpu_ms
+    cpu_ms=$(sed -n 's/.*"cpu_s":\([0-9.]*\).*"cpu_s":\([0-9.]*\).*/\1 \2/p' "$out/tpcc/$label-cpu.json" |
+        awk -v n="$calls" '{ if (n > 0) printf "%.2f", ($1 + $2) * 1000 / n; else print "-" }')
+    TPCC_R=("$tps" "$p50" "$p99" "$max" "$accepted" "$((calls - accepted))" "$p95" "$cpu_ms")
+    {
+        printf '{"label":"%s","side":"reference","terminals":%s,"skus":"%s","seconds":%s,' \
+            "$label" "$n" "$mix" "$tpcc_seconds"
+        printf '"transactions":{"PlaceOrder":{"done":%s,"per_s":%s,"accepted":%s,"refused":%s,' \
+            "$calls" "$tps" "$accepted" "$((calls - accepted))"
+        printf '"p50_ms":%s,"p95_ms":%s,"p99_ms":%s,"max_ms":%s}},"consistent":%s,"cpu":' \
+            "$p50" "$p95" "$p99" "$max" "$([ "$consistent" = t ] && echo true || echo false)"
+        cat "$out/tpcc/$label-cpu.json"
+        printf '}\n'
+    } >"$out/tpcc/$label.json"
+    say "$(printf '%-22s reference: %s orders/s (%s placed, %s refused), p50 %s ms, p95 %s ms, p99 %s ms, max %s ms; check.sql consistent=%s' \
+        "$label" "$tps" "$accepted" "$((calls - accepted))" "$p50" "$p95" "$p99" "$max" "$consistent")"
+    say "$(printf '%-22s   cpu s (cores): %s' "" "$(tpcc_cpu_line "$out/tpcc/$label-cpu.json")")"
+    return $((1 - TPCC_OK))
+}
+
+# "postgresql 31.61 (1.58), pgbench 1.47 (0.07)" from kontor-bench exec's JSON.
+tpcc_cpu_line() {
+    sed -e 's/.*"processes":{//' -e 's/}}}$//' "$1" | tr '}' '\n' |
+        sed -n 's/^,\{0,1\}"\([^"]*\)":{.*"cpu_s":\([0-9.]*\),"cores":\([0-9.]*\).*/\1 \2 (\3)/p' |
+        paste -sd, - | sed 's/,/, /g'
+}
+
+# tpcc_kontor LABEL orders|tpcc uniform|hot N: one Kontor run, then the
+# audit. Sets TPCC_K (PlaceOrder per s, p50, p99, max) and TPCC_OK.
+tpcc_kontor() {
+    local label=$1 mix=$2 skus=$3 n=$4 rc=0 hot=() line
+    [ "$skus" = hot ] && hot=(--hot)
+    TPCC_OK=1
+    TPCC_K=(0 0 0 0 -)
+    if ! procs_alive; then
+        say "$(printf '%-22s FAILED: the set is broken' "$label")"
+        TPCC_OK=0
+        return 1
+    fi
+    kl_psql "$pg_run" "$pg_port" "$pg_db" -c CHECKPOINT -c "SELECT pg_stat_statements_reset()" >/dev/null
+    local sampler=""
+    if [ "${KT_BENCH_PROFILE:-0}" = 1 ]; then
+        tpcc_wait_sampler "$out/tpcc/$label-waits.txt" &
+        sampler=$!
+    fi
+    proc_env bench-wms 0
+    timeout -k 10 "$timeout_s" env -i "${PROC_ENV[@]}" "$build/bin/kontor-bench" run \
+        --label "$label" --terminals "$n" --seconds "$tpcc_seconds" --warmup "$tpcc_warmup" \
+        --mix "$mix" "${hot[@]}" "${TPCC_SHAPE[@]}" "${tpcc_procs[@]}" \
+        --json "$out/tpcc/$label.json" >"$logs/$label.out" 2>"$logs/$label.log" </dev/null &
+    run_pid=$!
+    wait "$run_pid" || rc=$?
+    run_pid=""
+    [ -z "$sampler" ] || kill "$sampler" 2>/dev/null || true
+    [ -z "$sampler" ] || wait "$sampler" 2>/dev/null || true
+    if [ "$rc" -ne 0 ]; then
+        say "$(printf '%-22s FAILED (exit %s); last lines of its log:' "$label" "$rc")"
+        tail -n 10 "$logs/$label.log" | sed 's/^/    | /' | tee -a "$report"
+        TPCC_OK=0
+    else
+        grep -v '^#' "$logs/$label.out" | tee -a "$report"
+        line=$(awk -v l="$label" '$1 == "#result" && $2 == l && $3 == "PlaceOrder"' "$logs/$label.out")
+        read -r _ _ _ TPCC_K[0] TPCC_K[1] TPCC_K[2] TPCC_K[3] _ <<<"$line"
+        # CPU per PlaceOrder of every process of the set and PostgreSQL,
+        # without the driver's own (ms); for the mix, per transaction.
+        TPCC_K[4]=$(awk -v l="$label" -v s="$tpcc_seconds" '
+            $1 == "#cpu" && $2 == l { cpu = $3 - $4 }
+            $1 == "#result" && $2 == l { n += $4 * s }
+            END { if (n > 0) printf "%.2f", cpu * 1000 / n; else print "-" }' "$logs/$label.out")
+    fi
+    # The statements that took the database's time, for the analysis.
+    kl_psql "$pg_run" "$pg_port" "$pg_db" -A -F ' | ' -c "
+        SELECT calls, round(total_exec_time::numeric, 0) AS total_ms,
+               round(mean_exec_time::numeric, 3) AS mean_ms, rows,
+               regexp_replace(left(query, 160), '\s+', ' ', 'g') AS query
+          FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 40" \
+        >"$out/tpcc/$label-statements.txt" 2>&1 || true
+    # The audit, whatever the run did.
+    proc_env bench-wms 0
+    if timeout -k 10 "$timeout_s" env -i "${PROC_ENV[@]}" "$build/bin/kontor-audit" --wait 180 \
+        "$(admin_dsn)" >"$logs/$label-audit.out" 2>&1; then
+        say "$(printf '%-22s audit passed (%s checks; %s)' "$label" "$(grep -c '^PASS' "$logs/$label-audit.out")" \
+            "$(grep -m 1 '^quiet after' "$logs/$label-audit.out")")"
+    else
+        say "$(printf '%-22s AUDIT FAILED:' "$label")"
+        grep -v '^PASS' "$logs/$label-audit.out" | sed 's/^/    | /' | tee -a "$report"
+        TPCC_OK=0
+    fi
+    return $((1 - TPCC_OK))
+}
+
+# Wait events of the set's backends, sampled every 100 ms until killed:
+# counts per (state, wait event, application).
+tpcc_wait_sampler() {
+    local file=$1
+    trap 'exit 0' TERM
+    while true; do
+        kl_psql "$pg_run" "$pg_port" "$pg_db" -At -F ' ' -c "
+            SELECT coalesce(application_name, ''), state,
+                   coalesce(wait_event_type || ':' || wait_event, 'CPU')
+              FROM pg_stat_activity
+             WHERE datname = current_database() AND pid <> pg_backend_pid()
+               AND state IN ('active', 'idle in transaction')" >>"$file.raw" 2>/dev/null || true
+        sleep 0.1
+    done
+}
+
+section_tpcc() {
+    local n run bad=0 label side mix skus r
+    local -A ref_ps=() ref_p99=() k_ps=() k_p99=() audit=() ref_cpu=() k_cpu=()
+    mkdir -p "$out/tpcc"
+    rm -f "$out/tpcc/"*
+    if [ "$scale" -ne 100 ]; then
+        tpcc_seconds=$((tpcc_seconds * scale / 100))
+        [ "$tpcc_seconds" -ge 2 ] || tpcc_seconds=2
+    fi
+    say ""
+    say "== tpcc: Kontor's TPC-C-like workload and the one-procedure reference, same cluster, same data"
+    say "   ($tpcc_seconds s measured after $tpcc_warmup s warm-up per run; workers: ${KT_BENCH_WORKERS:-default})"
+    if ! tpcc_reference_setup || ! tpcc_kontor_setup; then
+        return 1
+    fi
+    for n in "${TPCC_TERMINALS[@]}"; do
+        for run in "${TPCC_RUNS[@]}"; do
+            side=${run%%-*}
+            mix=${run#*-}
+            label="$run-$n"
+            if [ "$side" = ref ]; then
+                tpcc_ref "$label" "$mix" "$n" || bad=$((bad + 1))
+                ref_ps[$mix-$n]=${TPCC_R[0]}
+                ref_p99[$mix-$n]=${TPCC_R[2]}
+                ref_cpu[$mix-$n]=${TPCC_R[7]}
+            elif [ "$mix" = mix ]; then
+                tpcc_kontor "$label" tpcc uniform "$n" || bad=$((bad + 1))
+                audit[$run-$n]=$TPCC_OK
+            else
+                tpcc_kontor "$label" orders "$mix" "$n" || bad=$((bad + 1))
+                k_ps[$mix-$n]=${TPCC_K[0]}
+                k_p99[$mix-$n]=${TPCC_K[2]}
+                k_cpu[$mix-$n]=${TPCC_K[4]}
+                audit[$run-$n]=$TPCC_OK
+            fi
+        done
+    done
+    say ""
+    say "PlaceOrder head to head (Kontor's PlaceOrder-only runs against pgbench on place_order):"
+    say "$(printf '%-9s %-8s %10s %9s %9s %10s %9s %9s %11s %9s %6s' terminals skus 'ref/s' 'ref p99' \
+        'ref cpu' 'kontor/s' 'k p99' 'k cpu' 'kontor/ref' 'p99 k/ref' audit)"
+    for n in "${TPCC_TERMINALS[@]}"; do
+        for skus in uniform hot; do
+            [ -n "${k_ps[$skus-$n]:-}" ] || [ -n "${ref_ps[$skus-$n]:-}" ] || continue
+            r=$(awk -v a="${k_ps[$skus-$n]:-0}" -v b="${ref_ps[$skus-$n]:-0}" \
+                -v c="${k_p99[$skus-$n]:-0}" -v d="${ref_p99[$skus-$n]:-0}" \
+                'BEGIN { printf "%11s %9s", (b > 0 ? sprintf("%.2f", a / b) : "-"), (d > 0 ? sprintf("%.1f", c / d) : "-") }')
+            say "$(printf '%-9s %-8s %10s %9s %9s %10s %9s %9s %s %6s' "$n" "$skus" "${ref_ps[$skus-$n]:--}" \
+                "${ref_p99[$skus-$n]:--}" "${ref_cpu[$skus-$n]:--}" "${k_ps[$skus-$n]:--}" \
+                "${k_p99[$skus-$n]:--}" "${k_cpu[$skus-$n]:--}" "$r" \
+                "$([ "${audit[kontor-$skus-$n]:-}" = 1 ] && echo ok || echo "${audit[kontor-$skus-$n]:+FAIL}")")"
+        done
+    done
+    say "(orders/s: calls answered per second, refusals included, as pgbench counts place_order calls;"
+    say " p99 in ms; cpu: ms of CPU per order, every process of the side (PostgreSQL's backends, and"
+    say " pgbench, or Kontor's processes and Redis; not Kontor's driver); per-run tables above;"
+    say " JSON: build/bench/tpcc.json and build/bench/tpcc/)"
+    {
+        printf '{"benchmark":"tpcc","machine":%s,' "$(machine_json)"
+        printf '"settings":{"seconds":%s,"warmup_s":%s,"terminals":[%s],"workers":%s,' \
+            "$tpcc_seconds" "$tpcc_warmup" "$(IFS=,; echo "${TPCC_TERMINALS[*]}")" \
+            "$(json_str "${KT_BENCH_WORKERS:-default}")"
+        printf '"postgresql_conf":%s},"runs":[' "$(json_str "$(grep -v '^#' "$pg_data/bench.conf" | tr '\n' ';')")"
+        local first=1 f
+        for f in "$out/tpcc/"*.json; do
+            case "$f" in *-cpu.json) continue ;; esac
+            [ "$first" = 1 ] || printf ','
+            first=0
+            cat "$f"
+        done
+        printf ']}\n'
+    } >"$out/tpcc.json"
+    return "$bad"
+}
+
 # ---------------------------------------------------------------- main
 
 selected() { [ -z "$only" ] || [[ $1 =~ $only ]]; }
 
-for name in kontor-keygen kontor-bus kontor-orders kontor-clients kontor-bench-events; do
+for name in kontor-keygen kontor-bus kontor-orders kontor-clients kontor-logistics \
+    kontor-receivables kontor-bench-events kontor-bench kontor-audit; do
     [ -x "$build/bin/$name" ] || kl_die "missing $build/bin/$name: build it first (make FLAVOUR=release all)"
 done
 
