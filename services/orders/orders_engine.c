@@ -307,7 +307,8 @@ static int s_settle(orders_ctx_t *ctx, orders_order_t *o, bool needs_release,
         //  A lost deadlock or serialization conflict is tried again, as
         //  kt_pg_tx would.
         for (int attempt = 1; attempt <= 3; attempt++) {
-            PGresult *res = kt_pg_exec(ctx->pg, &orders_sql_settle, params);
+            PGresult *res = kt_pg_exec(
+                ctx->pg, m > 0 ? &orders_sql_settle : &orders_sql_settle_order, params);
             if (res) {
                 rc = kt_pg_isnull(res, 0, 0) ? 1 : 0;
                 PQclear(res);

@@ -91,7 +91,8 @@ int orders_list(kt_call_t *call, const ProtobufCMessage *msg)
     const char *params[] = {client, mgr, status, req->from[0] ? req->from : NULL,
                             req->to[0] ? req->to : NULL, after_us[0] ? after_us : NULL,
                             after_id[0] ? after_id : NULL, limit};
-    PGresult *res = kt_pg_exec(call->pg, &orders_sql_list, params);
+    PGresult *res = kt_pg_exec(
+        call->pg, req->client_id > 0 ? &orders_sql_list_client : &orders_sql_list, params);
     if (!res)
         return kt_call_fail_pg(call, "list orders");
     int rows = PQntuples(res);

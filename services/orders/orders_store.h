@@ -20,6 +20,7 @@ extern const kt_stmt_t orders_sql_insert_order;
 extern const kt_stmt_t orders_sql_insert_pending;
 extern const kt_stmt_t orders_sql_unlock_if_held;
 extern const kt_stmt_t orders_sql_settle;
+extern const kt_stmt_t orders_sql_settle_order;
 extern const kt_stmt_t orders_sql_unlock;
 extern const kt_stmt_t orders_sql_try_lock;
 extern const kt_stmt_t orders_sql_wait_lock;
@@ -37,6 +38,7 @@ extern const kt_stmt_t orders_sql_needs_release;
 extern const kt_stmt_t orders_sql_get;
 extern const kt_stmt_t orders_sql_get_lines;
 extern const kt_stmt_t orders_sql_list;
+extern const kt_stmt_t orders_sql_list_client;
 extern const kt_stmt_t orders_sql_history;
 //  Approve, reject, cancel
 extern const kt_stmt_t orders_sql_reject;

@@ -151,7 +151,9 @@ static int s_confirm(s_sweeper_t *self)
         if (strcmp(kt_pg_text(res, r, 1), "t") != 0)
             asked[nasked++] = ids[r];
     }
-    if (ids && asked && seen)
+    //  Not when stopping: the services asked may be going away too, and a
+    //  stop must not wait for their silence.
+    if (ids && asked && seen && !s_stopping(self))
         s_credit_seen(self, asked, nasked, seen);
     for (int r = 0; ids && asked && seen && r < n && !s_stopping(self); r++) {
         int64_t id = ids[r];
