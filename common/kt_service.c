@@ -503,6 +503,12 @@ static int s_worker_recv(s_worker_t *self)
     switch (zframe_data(command)[0]) {
     case KT_CMD_REQUEST:
         s_worker_request(self, msg);
+        //  The bus heartbeats idle workers only: the silence while we were
+        //  busy says nothing about it. Counting it would make a request
+        //  longer than the liveness reconnect us, leaving the bus an idle
+        //  entry for a socket that is gone (a request handed to it is lost
+        //  until its caller's deadline).
+        self->bus_expiry = kt_now_ms() + (int64_t) self->cfg->heartbeat_ms * self->cfg->liveness;
         break;
     case KT_CMD_HEARTBEAT:
         break;
