@@ -1,7 +1,11 @@
 /*  logistics_cache - the availability cache in Redis, and the keeper actor
  *  that sweeps expired reservations and keeps the cache whole.
  *
- *  The keeper also drops idempotency keys older than a week, once an hour.
+ *  The keeper also drops idempotency keys older than a week, once an hour,
+ *  and every few seconds counts the reservations held and confirmed for
+ *  /metrics (logistics_reservations{state}; two partial indexes, so the
+ *  scrape itself never reaches the database). Every instance exports the
+ *  same numbers: aggregate them with max, not sum.
  *
  *  Layout (docs/protocol.md, "Availability cache in Redis"):
  *    kontor:avail:<warehouse_id>     hash  field <sku> -> available units
@@ -46,6 +50,7 @@
 #define S_EXPIRE_ROUNDS 20          //  batches in one tick at most
 #define S_REDIS_TIMEOUT_MS 2000
 #define S_PRUNE_EVERY_MS 3600000    //  old idempotency keys go once an hour
+#define S_GAUGES_EVERY_MS 5000      //  count the reservations held for /metrics
 
 //  KEYS[1] the values, KEYS[2] their versions; ARGV: sku, value, version, ...
 static const char s_script[] =
@@ -154,6 +159,8 @@ typedef struct {
     char last_xmin[32];         //  oldest transaction running at the previous look
     kt_metric_t *m_expired;
     kt_metric_t *m_rebuilds;
+    kt_metric_t *m_held;
+    kt_metric_t *m_confirmed;
 } s_keeper_t;
 
 static int s_read_xmin(kt_pg_t *pg, char *out, size_t size)
@@ -294,6 +301,19 @@ static void s_sweep(s_keeper_t *self)
     }
 }
 
+//  The gauges of reservations held and confirmed now.
+static void s_count_reservations(s_keeper_t *self)
+{
+    PGresult *res = kt_pg_exec(self->pg, &logistics_sql_reservation_counts, NULL);
+    if (!res) {
+        kt_warn("could not count reservations: %s", kt_pg_error(self->pg));
+        return;
+    }
+    kt_metric_set(self->m_held, kt_pg_i64(res, 0, 0));
+    kt_metric_set(self->m_confirmed, kt_pg_i64(res, 0, 1));
+    PQclear(res);
+}
+
 static void s_keeper_actor(zsock_t *pipe, void *args)
 {
     logistics_keeper_t *owner = args;
@@ -304,6 +324,9 @@ static void s_keeper_actor(zsock_t *pipe, void *args)
         kt_counter("logistics_reservations_expired_total", NULL, "Held reservations expired");
     self->m_rebuilds = kt_counter("logistics_cache_rebuilds_total", NULL,
                                   "Full rebuilds of the availability cache in Redis");
+    self->m_held = kt_gauge("logistics_reservations", "state=\"held\"",
+                            "Stock reservations live now, by state (the same in every instance)");
+    self->m_confirmed = kt_gauge("logistics_reservations", "state=\"confirmed\"", NULL);
     const kt_config_t *cfg = owner->cfg;
     self->pg = kt_pg_new(cfg->pg_dsn);
     if (self->pg && kt_pg_command(self->pg, "SET search_path TO logistics, pg_catalog") != 0)
@@ -324,6 +347,7 @@ static void s_keeper_actor(zsock_t *pipe, void *args)
     zsock_signal(pipe, 0);
     int64_t next = kt_now_ms() + S_TICK_MS;
     int64_t next_prune = kt_now_ms() + S_PRUNE_EVERY_MS;
+    int64_t next_gauges = 0;
     while (true) {
         int64_t wait = next - kt_now_ms();
         zmq_pollitem_t item = {zsock_resolve(pipe), 0, ZMQ_POLLIN, 0};
@@ -343,6 +367,10 @@ static void s_keeper_actor(zsock_t *pipe, void *args)
             continue;
         s_sweep(self);
         s_keep_cache(self);
+        if (kt_now_ms() >= next_gauges) {
+            next_gauges = kt_now_ms() + S_GAUGES_EVERY_MS;
+            s_count_reservations(self);
+        }
         if (kt_now_ms() >= next_prune) {
             next_prune = kt_now_ms() + S_PRUNE_EVERY_MS;
             PGresult *res = kt_pg_exec(self->pg, &logistics_sql_idem_prune, NULL);

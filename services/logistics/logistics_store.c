@@ -464,6 +464,15 @@ const kt_stmt_t logistics_sql_stock_page = {
     " WHERE warehouse_id = $1::bigint AND sku > $2::bigint ORDER BY sku LIMIT $3::int",
     3};
 
+//  Reservations held and confirmed now, for the keeper's gauges: each count
+//  reads a partial index (reservations_held_expiry, reservations_confirmed),
+//  so its cost is the number of live reservations, not of orders ever.
+const kt_stmt_t logistics_sql_reservation_counts = {
+    "logistics_reservation_counts",
+    "SELECT (SELECT count(*) FROM reservations WHERE status = 'held'),"
+    " (SELECT count(*) FROM reservations WHERE status = 'confirmed')",
+    0};
+
 //  Idempotency keys are kept a week, like the events (KONTOR_OUTBOX_RETENTION_S).
 const kt_stmt_t logistics_sql_idem_prune = {
     "logistics_idem_prune",

@@ -76,5 +76,6 @@ extern const kt_stmt_t logistics_sql_snapshot_xmin;
 extern const kt_stmt_t logistics_sql_changed_since;
 extern const kt_stmt_t logistics_sql_warehouse_ids;
 extern const kt_stmt_t logistics_sql_stock_page;
+extern const kt_stmt_t logistics_sql_reservation_counts;
 
 #endif
