@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "kt_log.h"
+#include "kt_metrics.h"
 #include "kt_status.h"
 #include "receivables.h"
 #include "receivables.pb-c.h"
@@ -132,6 +133,12 @@ static int s_hold_tx(kt_pg_t *pg, void *arg)
     return 0;
 }
 
+kt_metric_t *rcv_dunning_metrics(void)
+{
+    return kt_counter("receivables_credit_holds_total", NULL,
+                      "Clients put on credit hold (CreditHoldChanged on) by this process");
+}
+
 //  Put on (or lift) the holds of every candidate client. Returns the count
 //  changed, or -1.
 static int64_t s_holds(kt_pg_t *pg, const char *as_of, const char *by, bool on)
@@ -154,6 +161,8 @@ static int64_t s_holds(kt_pg_t *pg, const char *as_of, const char *by, bool on)
                 return -1;
             }
             changed += x.changed;
+            if (on && x.changed)
+                kt_metric_inc(rcv_dunning_metrics());
         }
         PQclear(res);
         if (n == 0)

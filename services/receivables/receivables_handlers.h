@@ -13,6 +13,7 @@
 #define RECEIVABLES_HANDLERS_H
 
 #include "kt_events.h"
+#include "kt_metrics.h"
 #include "kt_service.h"
 
 //  receivables_credit.c
@@ -51,6 +52,10 @@ int receivables_run_dunning(kt_call_t *call, const ProtobufCMessage *request);
 //  again finishes it).
 int rcv_dunning_run(kt_pg_t *pg, const char *as_of, const char *by, int64_t *notices,
                     int64_t *reminders, int64_t *holds_on, int64_t *holds_off, int64_t *run_id);
+//  Register the dunning's metric (receivables_credit_holds_total, clients
+//  this process put on credit hold), so it is exported from the start.
+//  Returns it.
+kt_metric_t *rcv_dunning_metrics(void);
 
 //  receivables_events.c
 int receivables_on_terms_changed(kt_pg_t *pg, const kt_event_t *ev, void *arg);

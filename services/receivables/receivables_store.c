@@ -178,6 +178,25 @@ const kt_stmt_t rcv_q_resv_expired_clients = {
     " WHERE status = 'HELD' AND expires_at <= now() ORDER BY client_id LIMIT 200",
     0};
 
+//  How many holds of one client rcv_q_resv_expire_client would expire now;
+//  the sweeper asks under the account row's lock (so nothing else expires
+//  them in between; now() is the transaction's) to count them for /metrics.
+const kt_stmt_t rcv_q_resv_expirable_count = {
+    "rcv_resv_expirable_count",
+    "SELECT count(*) FROM credit_reservations"
+    " WHERE client_id = $1 AND status = 'HELD' AND expires_at <= now()",
+    1};
+
+//  The sweeper's gauges: credit reservations held and confirmed now, and
+//  clients on credit hold, each read from a partial index
+//  (credit_reservations_expiry, credit_reservations_live, accounts_on_hold).
+const kt_stmt_t rcv_q_metrics_counts = {
+    "rcv_metrics_counts",
+    "SELECT (SELECT count(*) FROM credit_reservations WHERE status = 'HELD'),"
+    " (SELECT count(*) FROM credit_reservations WHERE status = 'CONFIRMED'),"
+    " (SELECT count(*) FROM accounts WHERE on_hold)",
+    0};
+
 const kt_stmt_t rcv_q_resv_invoice = {
     "rcv_resv_invoice",
     "UPDATE credit_reservations SET status = 'INVOICED', invoice_id = $2, updated_at = now()"

@@ -31,6 +31,8 @@ extern const kt_stmt_t rcv_q_resv_set_status;
 extern const kt_stmt_t rcv_q_resv_expire_client;
 extern const kt_stmt_t rcv_q_resv_expired_clients;
 extern const kt_stmt_t rcv_q_resv_invoice;
+extern const kt_stmt_t rcv_q_resv_expirable_count;
+extern const kt_stmt_t rcv_q_metrics_counts;
 
 //  invoices, settlements, allocations
 extern const kt_stmt_t rcv_q_invoice_insert;

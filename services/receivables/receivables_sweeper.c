@@ -6,6 +6,15 @@
  *  instance runs one; what they do is safe to do twice at once (expiry
  *  locks each client's account row; dunning is idempotent per notice and
  *  per hold change), so no leader is needed. Time is the database's.
+ *
+ *  It also keeps the metrics that need the database: every few seconds it
+ *  counts the credit reservations held and confirmed and the clients on
+ *  credit hold (gauges, read from partial indexes; the same in every
+ *  instance, so aggregate them with max), and it counts the reservations
+ *  it expires itself (receivables_credit_reservations_expired_total; those
+ *  a ReserveCredit of the same client expires first, in its own
+ *  transaction, are not counted). Holds placed are counted by the dunning
+ *  run (receivables_credit_holds_total, receivables_dunning.c).
  */
 #include "receivables_sweeper.h"
 
@@ -15,12 +24,14 @@
 #include <string.h>
 
 #include "kt_log.h"
+#include "kt_metrics.h"
 #include "receivables.h"
 #include "receivables_handlers.h"
 #include "receivables_store.h"
 
 #define S_TX_ATTEMPTS 5
 #define S_DUNNING_RETRY_MS 60000    //  after a failed daily run, wait this long
+#define S_GAUGES_EVERY_MS 5000      //  the gauges, at the first tick this long after the last
 
 struct rcv_sweeper {
     zactor_t *actor;
@@ -31,21 +42,37 @@ struct rcv_sweeper {
 };
 
 typedef struct {
+    kt_metric_t *expired;           //  credit reservations this process expired
+    kt_metric_t *held;
+    kt_metric_t *confirmed;
+    kt_metric_t *holds;             //  clients on credit hold now
+} s_metrics_t;
+
+typedef struct {
     int64_t client_id;
+    int64_t count;                  //  reservations expired, once committed
 } s_expire_t;
 
 static int s_expire_tx(kt_pg_t *pg, void *arg)
 {
     s_expire_t *x = arg;
+    x->count = 0;
     rcv_account_t acct;
     int rc = rcv_account_read(pg, x->client_id, true, &acct);
     if (rc != 0)
         return rc < 0 ? -1 : 0;
+    char id[24];
+    const char *params[] = {rcv_i64(id, x->client_id)};
+    PGresult *res = kt_pg_exec(pg, &rcv_q_resv_expirable_count, params);
+    if (!res)
+        return -1;
+    x->count = kt_pg_i64(res, 0, 0);
+    PQclear(res);
     return rcv_expire_client(pg, x->client_id, "receivables", NULL);
 }
 
 //  Expire every hold whose time ran out, client by client.
-static void s_expire_all(kt_pg_t *pg)
+static void s_expire_all(kt_pg_t *pg, const s_metrics_t *m)
 {
     PGresult *res = kt_pg_exec(pg, &rcv_q_resv_expired_clients, NULL);
     if (!res) {
@@ -53,10 +80,12 @@ static void s_expire_all(kt_pg_t *pg)
         return;
     }
     for (int r = 0; r < PQntuples(res); r++) {
-        s_expire_t x = {kt_pg_i64(res, r, 0)};
+        s_expire_t x = {kt_pg_i64(res, r, 0), 0};
         if (kt_pg_tx(pg, S_TX_ATTEMPTS, s_expire_tx, &x) < 0)
             kt_warn("sweeper could not expire the credit holds of client %lld: %s",
                     (long long) x.client_id, kt_pg_error(pg));
+        else
+            kt_metric_add(m->expired, x.count);
     }
     PQclear(res);
 }
@@ -77,9 +106,32 @@ static int s_daily(kt_pg_t *pg)
     return rcv_dunning_run(pg, today, "receivables", NULL, NULL, NULL, NULL, NULL);
 }
 
+//  The gauges read from the database.
+static void s_count(kt_pg_t *pg, const s_metrics_t *m)
+{
+    PGresult *res = kt_pg_exec(pg, &rcv_q_metrics_counts, NULL);
+    if (!res) {
+        kt_warn("sweeper could not count reservations and holds: %s", kt_pg_error(pg));
+        return;
+    }
+    kt_metric_set(m->held, kt_pg_i64(res, 0, 0));
+    kt_metric_set(m->confirmed, kt_pg_i64(res, 0, 1));
+    kt_metric_set(m->holds, kt_pg_i64(res, 0, 2));
+    PQclear(res);
+}
+
 static void s_actor(zsock_t *pipe, void *arg)
 {
     rcv_sweeper_t *self = arg;
+    s_metrics_t m;
+    m.expired = kt_counter("receivables_credit_reservations_expired_total", NULL,
+                           "Credit reservations the sweeper expired (not confirmed in time)");
+    m.held = kt_gauge("receivables_credit_reservations", "state=\"held\"",
+                      "Credit reservations live now, by state (the same in every instance)");
+    m.confirmed = kt_gauge("receivables_credit_reservations", "state=\"confirmed\"", NULL);
+    m.holds = kt_gauge("receivables_credit_holds", NULL,
+                       "Clients on credit hold now (the same in every instance)");
+    rcv_dunning_metrics();
     kt_pg_t *pg = kt_pg_new(self->dsn);
     if (!pg || kt_pg_command(pg, "SET search_path TO receivables, pg_catalog") != 0) {
         self->start_failed = true;
@@ -89,6 +141,7 @@ static void s_actor(zsock_t *pipe, void *arg)
     }
     zsock_signal(pipe, 0);
     int64_t dunning_after = 0;
+    int64_t next_count = 0;         //  the gauges, at the first tick
     while (true) {
         zmq_pollitem_t items[] = {{zsock_resolve(pipe), 0, ZMQ_POLLIN, 0}};
         if (zmq_poll(items, 1, self->every_ms) < 0)
@@ -103,11 +156,15 @@ static void s_actor(zsock_t *pipe, void *arg)
         }
         if (kt_pg_ensure(pg) != 0)
             continue;
-        s_expire_all(pg);
+        s_expire_all(pg, &m);
         if (self->daily && zclock_mono() >= dunning_after && s_daily(pg) != 0) {
             kt_warn("the daily dunning run failed: %s; trying again in %d s", kt_pg_error(pg),
                     S_DUNNING_RETRY_MS / 1000);
             dunning_after = zclock_mono() + S_DUNNING_RETRY_MS;
+        }
+        if (zclock_mono() >= next_count) {
+            next_count = zclock_mono() + S_GAUGES_EVERY_MS;
+            s_count(pg, &m);
         }
     }
     kt_pg_destroy(&pg);
