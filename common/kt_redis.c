@@ -127,6 +127,8 @@ kt_redis_t *kt_redis_new(const char *host, int port, const char *password, int t
     assert(host);
     assert(port > 0 && port <= 65535);
     assert(timeout_ms > 0);
+    //  A process that uses Redis exports its counters from the start, at 0.
+    pthread_once(&s_metrics_once, s_metrics_init);
     kt_redis_t *self = calloc(1, sizeof *self);
     if (self == NULL)
         return NULL;

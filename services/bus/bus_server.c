@@ -47,6 +47,7 @@ typedef struct {
     int64_t expiry;             //  monotonic ms after which it is presumed dead
     bool busy;                  //  has a request and has not replied
     int64_t busy_deadline;      //  the request's deadline, while busy
+    int64_t busy_since_us;      //  when that request reached the bus, while busy
     zframe_t *client;           //  the caller it owes a reply, while busy (owned)
     bool leaving;               //  said DISCONNECT while busy: removed once it replies
     void *waiting_handle;       //  its place in service->waiting, while idle
@@ -58,6 +59,7 @@ typedef struct {
     zframe_t *body;             //  the Request as sent (owned)
     char request_id[KT_ID_MAX + 1];
     int64_t deadline;           //  monotonic ms
+    int64_t accepted_us;        //  monotonic us, when it reached the bus
 } s_request_t;
 
 struct s_service {
@@ -66,6 +68,8 @@ struct s_service {
     zlistx_t *waiting;          //  s_worker_t, idle, longest idle first (not owned)
     size_t workers;             //  live workers registered
     kt_metric_t *m_requests;    //  bus_requests_total{service=...}
+    kt_metric_t *m_replies;     //  bus_replies_total{service=...}
+    kt_metric_t *m_seconds;     //  bus_request_seconds{service=...}
 };
 
 struct bus_server {
@@ -229,6 +233,11 @@ static s_service_t *s_service_require(s_bus_t *self, const char *name)
     char labels[80];
     snprintf(labels, sizeof labels, "service=\"%s\"", name);
     s->m_requests = kt_counter("bus_requests_total", labels, "Requests accepted by the bus");
+    s->m_replies = kt_counter("bus_replies_total", labels,
+                              "Replies of workers passed back to their callers");
+    s->m_seconds = kt_histogram("bus_request_seconds", labels,
+                                "Time from a request reaching the bus to its worker's reply"
+                                " leaving it, waiting for a worker included");
     zhashx_insert(self->services, name, s);
     return s;
 }
@@ -278,6 +287,10 @@ static void s_reply_to_client(s_bus_t *self, zframe_t *client, const char *servi
                               const char *request_id, int status, const char *field,
                               const char *reason, const char *message)
 {
+    char labels[64];
+    snprintf(labels, sizeof labels, "status=\"%s\"", kt_status_name(status));
+    kt_metric_inc(kt_counter("bus_answers_total", labels,
+                             "Requests the bus answered itself (no worker's reply), by status"));
     kt_reply_t reply;
     memset(&reply, 0, sizeof reply);
     snprintf(reply.request_id, sizeof reply.request_id, "%s", request_id);
@@ -316,6 +329,7 @@ static void s_dispatch(s_bus_t *self, s_service_t *s)
         w->waiting_handle = NULL;
         w->busy = true;
         w->busy_deadline = r->deadline;
+        w->busy_since_us = r->accepted_us;
         zframe_destroy(&w->client);
         w->client = zframe_dup(r->client);
 
@@ -454,6 +468,7 @@ static void s_handle_client(s_bus_t *self, zframe_t *client, const kt_principal_
     body = NULL;
     snprintf(r->request_id, sizeof r->request_id, "%s", req.request_id);
     r->deadline = kt_now_ms() + timeout;
+    r->accepted_us = kt_now_us();
     kt_request_clear(&req);
     zlistx_add_end(s->requests, r);
     kt_metric_inc(s->m_requests);
@@ -566,6 +581,8 @@ static void s_handle_worker(s_bus_t *self, zframe_t *address, const kt_principal
                 s_send_disconnect_to(self, address);
         } else {
             const char *service = w->service->name;
+            kt_metric_inc(w->service->m_replies);
+            kt_metric_observe_us(w->service->m_seconds, kt_now_us() - w->busy_since_us);
             zmsg_t *out = zmsg_new();
             zmsg_append(out, &client);
             zmsg_addstr(out, "");
