@@ -383,7 +383,8 @@ for r in rules:
 # ---------------------------------------------------------------- shell
 if command -v shellcheck >/dev/null; then
     tap_ok "shellcheck passes on the deployment scripts" shellcheck -x deploy/systemd/install.sh \
-        deploy/docker/make-keys.sh deploy/docker/initdb/10-kontor.sh deploy/docker/check-image.sh \
+        deploy/docker/make-keys.sh deploy/docker/initdb/10-kontor.sh deploy/docker/check-image.sh deploy/docker/compose-check.sh \
+        deploy/docker/standin/postgres-entrypoint.sh \
         tests/integration/deploy_check.sh \
         tests/integration/backup_restore.sh
 else
