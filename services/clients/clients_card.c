@@ -18,35 +18,14 @@
 #include "kt_validate.h"
 
 //  The editable fields, shared by CreateClient and UpdateClient.
-typedef struct {
-    const char *code;
-    const char *name;
-    const char *tax_id;
-    const char *legal_address;
-    const char *delivery_address;
-    const char *segment;
-    int64_t territory_id;
-    Kontor__Clients__Holiday *const *holidays;
-    size_t n_holidays;
-} s_fields_t;
+typedef clients_card_fields_t s_fields_t;
 
 static int s_fields_or_reply(kt_call_t *call, const s_fields_t *f)
 {
-    char why[256];
-    if (f->code[0] && clients_check_code("code", f->code, why, sizeof why) != 0)
-        return kt_call_fail(call, KT_INVALID_ARGUMENT, "code", NULL, "%s", why);
-    if (clients_text_or_reply(call, "name", f->name, 1, CLIENTS_NAME_MAX) != 0)
-        return -1;
-    if (kt_check_tax_id("tax_id", f->tax_id, why, sizeof why) != 0)
-        return kt_call_fail(call, KT_INVALID_ARGUMENT, "tax_id", NULL, "%s", why);
-    if (clients_text_or_reply(call, "legal_address", f->legal_address, 0, CLIENTS_ADDRESS_MAX) !=
-            0 ||
-        clients_text_or_reply(call, "delivery_address", f->delivery_address, 0,
-                              CLIENTS_ADDRESS_MAX) != 0 ||
-        clients_text_or_reply(call, "segment", f->segment, 0, CLIENTS_SEGMENT_MAX) != 0 ||
-        clients_id_or_reply(call, "territory_id", f->territory_id) != 0)
-        return -1;
-    return clients_holidays_or_reply(call, f->holidays, f->n_holidays);
+    clients_fault_t fault;
+    if (clients_card_check("", f, &fault) != 0)
+        return clients_fault_reply(call, &fault);
+    return 0;
 }
 
 //  In a transaction: the territory's branch into *branch_id, and no other
@@ -452,25 +431,17 @@ static int s_contact_tx(kt_pg_t *pg, void *arg)
 int clients_upsert_contact(kt_call_t *call, const ProtobufCMessage *request)
 {
     const Kontor__Clients__Contact *req = (const Kontor__Clients__Contact *)request;
-    char why[256];
     if (req->id < 0)
         return kt_call_fail(call, KT_INVALID_ARGUMENT, "id", NULL,
                             "id must not be negative: %" PRId64, req->id);
-    if (clients_id_or_reply(call, "client_id", req->client_id) != 0 ||
-        clients_text_or_reply(call, "name", req->name, 1, CLIENTS_NAME_MAX) != 0 ||
-        clients_text_or_reply(call, "position", req->position, 0, CLIENTS_NAME_MAX) != 0)
+    if (clients_id_or_reply(call, "client_id", req->client_id) != 0)
         return -1;
-    if (req->phone[0] && kt_check_phone("phone", req->phone, why, sizeof why) != 0)
-        return kt_call_fail(call, KT_INVALID_ARGUMENT, "phone", NULL, "%s", why);
-    if (req->email[0] && kt_check_email("email", req->email, why, sizeof why) != 0)
-        return kt_call_fail(call, KT_INVALID_ARGUMENT, "email", NULL, "%s", why);
-    if (req->birthday[0]) {
-        int32_t today = clients_today(call->pg);
-        if (today < 0)
-            return kt_call_fail_pg(call, "read the date");
-        if (clients_check_birthday("birthday", req->birthday, today, why, sizeof why) != 0)
-            return kt_call_fail(call, KT_INVALID_ARGUMENT, "birthday", NULL, "%s", why);
-    }
+    int32_t today = 0;
+    if (req->birthday[0] && (today = clients_today(call->pg)) < 0)
+        return kt_call_fail_pg(call, "read the date");
+    clients_fault_t fault;
+    if (clients_contact_check("", req, today, &fault) != 0)
+        return clients_fault_reply(call, &fault);
     s_contact_t c = {call, req, NULL};
     int rc = kt_pg_tx(call->pg, CLIENTS_TX_ATTEMPTS, s_contact_tx, &c);
     if (rc != 0) {

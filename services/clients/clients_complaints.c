@@ -4,13 +4,16 @@
  *  go straight to resolved or rejected); nothing leaves resolved or rejected.
  *  The move is guarded in SQL (UPDATE ... WHERE status = the status read
  *  under the row lock), and resolution text is required to close one. The
- *  time to resolve is resolved_at - opened_at.
+ *  time to resolve is resolved_at - opened_at. ListComplaints reads them by
+ *  client, manager, status and date, newest first, a page at a time.
  */
 #include "clients_handlers.h"
 
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "clients_array.h"
 #include "clients_util.h"
 
 void clients_complaint_row(const PGresult *res, int r, Kontor__Clients__Complaint *c)
@@ -165,4 +168,110 @@ int clients_move_complaint(kt_call_t *call, const ProtobufCMessage *request)
         return rc == 1 ? -1 : kt_call_fail_pg(call, "move the complaint");
     }
     return s_reply_complaint(call, s.res);
+}
+
+//  ---------------------------------------------------------------- ListComplaints
+
+#define S_LIST_DEFAULT 50
+#define S_LIST_MAX     200
+
+//  Who may see which: a manager their own clients' complaints (their
+//  manager id is the filter, and another manager's or client's is refused
+//  not_owner); heads, admins and other staff everything.
+int clients_list_complaints(kt_call_t *call, const ProtobufCMessage *request)
+{
+    const Kontor__Clients__ListComplaintsRequest *req =
+        (const Kontor__Clients__ListComplaintsRequest *)request;
+    char field[32], client[24], manager[24], after[24], limit[16];
+    clients_fault_t fault;
+    if (req->client_id < 0 || req->manager_id < 0 || req->after_id < 0)
+        return kt_call_fail(call, KT_INVALID_ARGUMENT,
+                            req->client_id < 0    ? "client_id"
+                            : req->manager_id < 0 ? "manager_id"
+                                                  : "after_id",
+                            NULL, "ids must not be negative");
+    for (size_t i = 0; i < req->n_statuses; i++)
+        if (!clients_complaint_name((int)req->statuses[i])) {
+            snprintf(field, sizeof field, "statuses[%zu]", i);
+            return kt_call_fail(call, KT_INVALID_ARGUMENT, field, NULL,
+                                "%s must be open, in progress, resolved or rejected", field);
+        }
+    if (clients_date_check("", "opened_from", req->opened_from, true, &fault) != 0 ||
+        clients_date_check("", "opened_to", req->opened_to, true, &fault) != 0)
+        return clients_fault_reply(call, &fault);
+    if (req->opened_from[0] && req->opened_to[0] && strcmp(req->opened_to, req->opened_from) < 0)
+        return kt_call_fail(call, KT_INVALID_ARGUMENT, "opened_to", NULL,
+                            "opened_to %s is before opened_from %s", req->opened_to,
+                            req->opened_from);
+    if (req->limit > S_LIST_MAX)
+        return kt_call_fail(call, KT_INVALID_ARGUMENT, "limit", NULL,
+                            "limit must be at most %d: %u", S_LIST_MAX, req->limit);
+    unsigned n = req->limit ? req->limit : S_LIST_DEFAULT;
+    int64_t manager_id = req->manager_id;
+    if (call->caller->kind == KT_KIND_MANAGER) {
+        if (manager_id != 0 && !kt_call_acts_for(call, manager_id))
+            return kt_call_fail(call, KT_PERMISSION_DENIED, "manager_id", "not_owner",
+                                "%s sees the complaints of their own clients, not of manager "
+                                "%" PRId64,
+                                call->caller->name, manager_id);
+        manager_id = call->caller->manager_id;
+    }
+    if (req->client_id > 0) {
+        const char *p[] = {clients_i64(client, req->client_id)};
+        PGresult *res = kt_pg_exec(call->pg, &clients_sql_client_name_manager, p);
+        if (!res)
+            return kt_call_fail_pg(call, "list complaints");
+        int found = PQntuples(res);
+        int64_t owner = found ? kt_pg_i64(res, 0, 1) : 0;
+        PQclear(res);
+        if (!found)
+            return clients_no_client(call, "client_id", req->client_id);
+        if (call->caller->kind == KT_KIND_MANAGER &&
+            clients_owner_or_reply(call, owner, "the client") != 0)
+            return -1;
+    }
+    clients_array_t statuses;
+    clients_array_init(&statuses);
+    for (size_t i = 0; i < req->n_statuses; i++)
+        clients_array_text(&statuses, clients_complaint_name((int)req->statuses[i]));
+    const char *status_list = clients_array_end(&statuses);
+    if (!status_list) {
+        clients_array_clear(&statuses);
+        return kt_call_fail(call, KT_RESOURCE_EXHAUSTED, NULL, NULL, "out of memory");
+    }
+    snprintf(limit, sizeof limit, "%u", n + 1); //  one more: is there a next page
+    const char *p[] = {req->client_id ? clients_i64(client, req->client_id) : NULL,
+                       manager_id ? clients_i64(manager, manager_id) : NULL,
+                       req->n_statuses ? status_list : NULL,
+                       req->opened_from[0] ? req->opened_from : NULL,
+                       req->opened_to[0] ? req->opened_to : NULL,
+                       req->after_id ? clients_i64(after, req->after_id) : NULL,
+                       limit};
+    PGresult *res = kt_pg_exec(call->pg, &clients_sql_complaints_list, p);
+    clients_array_clear(&statuses);
+    if (!res)
+        return kt_call_fail_pg(call, "list complaints");
+    int rows = PQntuples(res);
+    int shown = rows > (int)n ? (int)n : rows;
+    Kontor__Clients__Complaint *items = calloc((size_t)shown + 1, sizeof *items);
+    Kontor__Clients__Complaint **ptrs = calloc((size_t)shown + 1, sizeof *ptrs);
+    int rc;
+    if (!items || !ptrs) {
+        rc = kt_call_fail(call, KT_RESOURCE_EXHAUSTED, NULL, NULL, "out of memory");
+        goto cleanup;
+    }
+    for (int i = 0; i < shown; i++) {
+        clients_complaint_row(res, i, &items[i]);
+        ptrs[i] = &items[i];
+    }
+    Kontor__Clients__ListComplaintsReply rep = KONTOR__CLIENTS__LIST_COMPLAINTS_REPLY__INIT;
+    rep.n_complaints = (size_t)shown;
+    rep.complaints = ptrs;
+    rep.next_after_id = rows > (int)n ? items[shown - 1].id : 0;
+    rc = kt_call_reply(call, &rep.base);
+cleanup:
+    free(ptrs);
+    free(items);
+    PQclear(res);
+    return rc;
 }

@@ -1,6 +1,6 @@
 /*  clients_handlers - the clients service's method handlers and event
  *  appliers, one family per file (clients_org.c, clients_card.c,
- *  clients_search.c, clients_terms.c, clients_activity.c,
+ *  clients_import.c, clients_search.c, clients_terms.c, clients_activity.c,
  *  clients_complaints.c, clients_plans.c, clients_events.c). Each handler
  *  returns 0 after kt_call_reply or -1 after a refusal (kt_service.h).
  */
@@ -20,6 +20,7 @@ kt_handler_fn clients_update_client;
 kt_handler_fn clients_get_client;
 kt_handler_fn clients_assign_manager;
 kt_handler_fn clients_upsert_contact;
+kt_handler_fn clients_import_clients;
 
 kt_handler_fn clients_search_clients;
 
@@ -33,6 +34,7 @@ kt_handler_fn clients_schedule;
 
 kt_handler_fn clients_open_complaint;
 kt_handler_fn clients_move_complaint;
+kt_handler_fn clients_list_complaints;
 
 kt_handler_fn clients_set_plan;
 kt_handler_fn clients_plan_report;

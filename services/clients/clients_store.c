@@ -260,6 +260,9 @@ const kt_stmt_t clients_sql_search = {
     11};
 const kt_stmt_t clients_sql_client_name = {"clients_client_name",
                                            "SELECT name FROM clients WHERE id = $1::bigint", 1};
+const kt_stmt_t clients_sql_client_name_manager = {
+    "clients_client_name_manager", "SELECT name, manager_id FROM clients WHERE id = $1::bigint",
+    1};
 
 //  ---------------------------------------------------------------- activities
 
@@ -432,3 +435,137 @@ const kt_stmt_t clients_sql_balance_paid = {
     4};
 
 const kt_stmt_t clients_sql_today = {"clients_today", "SELECT current_date - date '1970-01-01'", 0};
+
+//  ---------------------------------------------------------------- ImportClients
+//
+//  A batch goes in as columns: each $n is one array literal with an element
+//  per client (or per contact, holiday, credit check), unnested into one
+//  multi-row INSERT, so a thousand clients cost a dozen statements.
+
+//  The idempotency key: claimed by the first import that names it; the
+//  request hash (hex) tells a replay from a different batch under one key.
+const kt_stmt_t clients_sql_import_claim = {
+    "clients_import_claim",
+    "INSERT INTO imports (key, request, by) VALUES ($1, decode($2, 'hex'), $3)"
+    " ON CONFLICT (key) DO NOTHING RETURNING 1",
+    3};
+const kt_stmt_t clients_sql_import_read = {
+    "clients_import_read",
+    "SELECT request = decode($2, 'hex'), reply FROM imports WHERE key = $1", 2};
+const kt_stmt_t clients_sql_import_store = {
+    "clients_import_store",
+    "UPDATE imports SET reply = decode($2, 'hex'), clients = $3::int WHERE key = $1", 3};
+const kt_stmt_t clients_sql_import_prune = {
+    "clients_import_prune", "DELETE FROM imports WHERE created_at < now() - interval '7 days'", 0};
+//  The first client (0-based) whose manager does not exist or left, and
+//  whether it exists.
+const kt_stmt_t clients_sql_import_managers = {
+    "clients_import_managers",
+    "SELECT u.i - 1, m.id IS NOT NULL FROM unnest($1::bigint[]) WITH ORDINALITY AS u(id, i)"
+    "  LEFT JOIN managers m ON m.id = u.id"
+    " WHERE m.id IS NULL OR NOT m.active ORDER BY u.i LIMIT 1",
+    1};
+//  Each client's territory's branch, in the batch's order (NULL: no such
+//  territory).
+const kt_stmt_t clients_sql_import_territories = {
+    "clients_import_territories",
+    "SELECT u.i - 1, t.branch_id FROM unnest($1::bigint[]) WITH ORDINALITY AS u(id, i)"
+    "  LEFT JOIN territories t ON t.id = u.id ORDER BY u.i",
+    1};
+//  The first client of the batch whose tax id ($1) or code ($2, "" for
+//  none) another client has already: index, that client's id and name, and
+//  which of the two it is.
+const kt_stmt_t clients_sql_import_taken = {
+    "clients_import_taken",
+    "SELECT i, id, name, what FROM ("
+    "  SELECT u.i - 1 AS i, c.id, c.name, 'tax_id' AS what"
+    "    FROM unnest($1::text[]) WITH ORDINALITY AS u(v, i) JOIN clients c ON c.tax_id = u.v"
+    "  UNION ALL"
+    "  SELECT u.i - 1, c.id, c.name, 'code'"
+    "    FROM unnest($2::text[]) WITH ORDINALITY AS u(v, i) JOIN clients c ON c.code = u.v"
+    "   WHERE u.v <> '') x"
+    " ORDER BY i, what DESC LIMIT 1",
+    2};
+const kt_stmt_t clients_sql_import_ids = {
+    "clients_import_ids", "SELECT nextval('clients_id_seq') FROM generate_series(1, $1::int)", 1};
+const kt_stmt_t clients_sql_import_clients = {
+    "clients_import_clients",
+    "INSERT INTO clients (id, code, name, tax_id, legal_address, delivery_address, segment,"
+    "   status, key_account, branch_id, territory_id, manager_id, found_by_manager_id)"
+    " SELECT u.id, coalesce(nullif(u.code, ''), 'C' || lpad(u.id::text, 6, '0')), u.name,"
+    "   u.tax_id, u.legal, u.delivery, u.segment, u.status, u.key, u.branch, u.territory,"
+    "   u.manager, u.manager"
+    "  FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],"
+    "              $7::text[], $8::text[], $9::boolean[], $10::bigint[], $11::bigint[],"
+    "              $12::bigint[])"
+    "    AS u(id, code, name, tax_id, legal, delivery, segment, status, key, branch, territory,"
+    "         manager)",
+    12};
+const kt_stmt_t clients_sql_import_terms = {
+    "clients_import_terms",
+    "INSERT INTO terms (client_id, contract_number, contract_date, contract_until, price_column,"
+    "   discount_bp, payment_days, grace_days, credit_limit, currency, short_policy,"
+    "   changed_by, why)"
+    " SELECT u.id, u.num, u.d1, u.d2, u.col, u.bp, u.pay, u.grace, u.lim, u.cur, u.policy,"
+    "   $12, u.why"
+    "  FROM unnest($1::bigint[], $2::text[], $3::date[], $4::date[], $5::text[], $6::int[],"
+    "              $7::int[], $8::int[], $9::bigint[], $10::text[], $11::text[], $13::text[])"
+    "    AS u(id, num, d1, d2, col, bp, pay, grace, lim, cur, policy, why)",
+    13};
+const kt_stmt_t clients_sql_import_assignments = {
+    "clients_import_assignments",
+    "INSERT INTO assignments (client_id, to_manager_id, by, why)"
+    " SELECT u.id, u.m, $3, 'imported' FROM unnest($1::bigint[], $2::bigint[]) AS u(id, m)",
+    3};
+const kt_stmt_t clients_sql_import_holidays = {
+    "clients_import_holidays",
+    "INSERT INTO client_holidays (client_id, name, month, day)"
+    " SELECT u.id, u.name, u.m, u.d"
+    "  FROM unnest($1::bigint[], $2::text[], $3::int[], $4::int[]) AS u(id, name, m, d)"
+    " ON CONFLICT DO NOTHING",
+    4};
+//  Contacts get their ids in the batch's order.
+const kt_stmt_t clients_sql_import_contacts = {
+    "clients_import_contacts",
+    "INSERT INTO contacts (client_id, name, position, phone, email, decision_maker, birthday)"
+    " SELECT u.id, u.name, u.pos, u.phone, u.email, u.dm, u.bd"
+    "  FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[],"
+    "              $6::boolean[], $7::date[]) WITH ORDINALITY"
+    "    AS u(id, name, pos, phone, email, dm, bd, i)"
+    " ORDER BY u.i",
+    7};
+const kt_stmt_t clients_sql_import_checks = {
+    "clients_import_checks",
+    "INSERT INTO credit_checks (client_id, checked_on, checked_by, sources, score, grade,"
+    "   recommended_limit, currency, note)"
+    " SELECT u.id, u.d, $9, u.src, u.score, u.grade, u.rec, u.cur, u.note"
+    "  FROM unnest($1::bigint[], $2::date[], $3::text[], $4::int[], $5::text[], $6::bigint[],"
+    "              $7::text[], $8::text[]) AS u(id, d, src, score, grade, rec, cur, note)",
+    9};
+//  The batch's events, in the batch's order (the outbox's ids, which the
+//  relay sequences by, follow the ORDER BY). The same rows kt_outbox_add
+//  writes one at a time.
+const kt_stmt_t clients_sql_import_outbox = {
+    "clients_import_outbox",
+    "INSERT INTO outbox (type, payload)"
+    " SELECT u.t, u.p FROM unnest($1::text[], $2::bytea[]) WITH ORDINALITY AS u(t, p, i)"
+    " ORDER BY u.i",
+    2};
+
+//  ---------------------------------------------------------------- ListComplaints
+
+//  Every filter is skipped when its parameter is NULL; newest first, after
+//  the id a previous page ended with. A manager's filter reaches the
+//  complaints through their clients (clients_manager, complaints_client).
+const kt_stmt_t clients_sql_complaints_list = {
+    "clients_complaints_list",
+    "SELECT " S_COMPLAINT_COLUMNS " FROM complaints"
+    " WHERE ($1::bigint IS NULL OR client_id = $1::bigint)"
+    "   AND ($2::bigint IS NULL"
+    "        OR client_id IN (SELECT id FROM clients WHERE manager_id = $2::bigint))"
+    "   AND ($3::text[] IS NULL OR status = ANY ($3::text[]))"
+    "   AND ($4::date IS NULL OR opened_at >= $4::date)"
+    "   AND ($5::date IS NULL OR opened_at < $5::date + 1)"
+    "   AND ($6::bigint IS NULL OR id < $6::bigint)"
+    " ORDER BY id DESC LIMIT $7::int",
+    7};

@@ -62,4 +62,22 @@ extern const kt_stmt_t clients_sql_balance_invoiced;
 extern const kt_stmt_t clients_sql_balance_paid;
 extern const kt_stmt_t clients_sql_today;
 
+extern const kt_stmt_t clients_sql_import_claim;
+extern const kt_stmt_t clients_sql_import_read;
+extern const kt_stmt_t clients_sql_import_store;
+extern const kt_stmt_t clients_sql_import_prune;
+extern const kt_stmt_t clients_sql_import_managers;
+extern const kt_stmt_t clients_sql_import_territories;
+extern const kt_stmt_t clients_sql_import_taken;
+extern const kt_stmt_t clients_sql_import_ids;
+extern const kt_stmt_t clients_sql_import_clients;
+extern const kt_stmt_t clients_sql_import_terms;
+extern const kt_stmt_t clients_sql_import_assignments;
+extern const kt_stmt_t clients_sql_import_holidays;
+extern const kt_stmt_t clients_sql_import_contacts;
+extern const kt_stmt_t clients_sql_import_checks;
+extern const kt_stmt_t clients_sql_import_outbox;
+extern const kt_stmt_t clients_sql_complaints_list;
+extern const kt_stmt_t clients_sql_client_name_manager;
+
 #endif

@@ -149,32 +149,11 @@ static int s_set_tx(kt_pg_t *pg, void *arg)
 int clients_set_terms(kt_call_t *call, const ProtobufCMessage *request)
 {
     const Kontor__Clients__SetTermsRequest *req = (const Kontor__Clients__SetTermsRequest *)request;
-    char why[256];
-    if (clients_id_or_reply(call, "client_id", req->client_id) != 0 ||
-        clients_text_or_reply(call, "contract_number", req->contract_number, 0,
-                              CLIENTS_CONTRACT_MAX) != 0 ||
-        clients_date_or_reply(call, "contract_date", req->contract_date, true) != 0 ||
-        clients_date_or_reply(call, "contract_until", req->contract_until, true) != 0)
+    if (clients_id_or_reply(call, "client_id", req->client_id) != 0)
         return -1;
-    if (req->contract_date[0] && req->contract_until[0] &&
-        strcmp(req->contract_until, req->contract_date) < 0)
-        return kt_call_fail(call, KT_INVALID_ARGUMENT, "contract_until", NULL,
-                            "contract_until %s is before contract_date %s", req->contract_until,
-                            req->contract_date);
-    if (strlen(req->price_column) != 1 || req->price_column[0] < 'A' || req->price_column[0] > 'E')
-        return kt_call_fail(call, KT_INVALID_ARGUMENT, "price_column", NULL,
-                            "price_column must be one of A, B, C, D, E");
-    if (kt_check_bp("discount_bp", req->discount_bp, why, sizeof why) != 0)
-        return kt_call_fail(call, KT_INVALID_ARGUMENT, "discount_bp", NULL, "%s", why);
-    if (req->payment_days < 0 || req->payment_days > 365)
-        return kt_call_fail(call, KT_INVALID_ARGUMENT, "payment_days", NULL,
-                            "payment_days must be from 0 to 365: %d", req->payment_days);
-    if (req->grace_days < 0 || req->grace_days > 365)
-        return kt_call_fail(call, KT_INVALID_ARGUMENT, "grace_days", NULL,
-                            "grace_days must be from 0 to 365: %d", req->grace_days);
-    if (clients_money_or_reply(call, "credit_limit", req->credit_limit) != 0 ||
-        clients_text_or_reply(call, "why", req->why, 1, CLIENTS_WHY_MAX) != 0)
-        return -1;
+    clients_fault_t fault;
+    if (clients_terms_check("", req, true, &fault) != 0)
+        return clients_fault_reply(call, &fault);
     s_set_t s = {call, req, NULL};
     int rc = kt_pg_tx(call->pg, CLIENTS_TX_ATTEMPTS, s_set_tx, &s);
     if (rc != 0) {
@@ -273,18 +252,11 @@ int clients_record_credit_check(kt_call_t *call, const ProtobufCMessage *request
     if (req->checked_by[0])
         return kt_call_fail(call, KT_INVALID_ARGUMENT, "checked_by", NULL,
                             "checked_by must be empty: the service records who checked");
-    if (clients_id_or_reply(call, "client_id", req->client_id) != 0 ||
-        clients_date_or_reply(call, "checked_on", req->checked_on, false) != 0 ||
-        clients_text_or_reply(call, "sources", req->sources, 1, CLIENTS_WHY_MAX) != 0 ||
-        clients_text_or_reply(call, "note", req->note, 0, CLIENTS_NOTE_MAX) != 0 ||
-        clients_money_or_reply(call, "recommended_limit", req->recommended_limit) != 0)
+    if (clients_id_or_reply(call, "client_id", req->client_id) != 0)
         return -1;
-    if (req->score < 0 || req->score > 1000)
-        return kt_call_fail(call, KT_INVALID_ARGUMENT, "score", NULL,
-                            "score must be from 0 to 1000: %d", req->score);
-    if (req->grade[0] && (strlen(req->grade) != 1 || req->grade[0] < 'A' || req->grade[0] > 'D'))
-        return kt_call_fail(call, KT_INVALID_ARGUMENT, "grade", NULL,
-                            "grade must be one of A, B, C, D, or empty");
+    clients_fault_t fault;
+    if (clients_credit_check_check("", req, &fault) != 0)
+        return clients_fault_reply(call, &fault);
     s_check_t s = {call, req, NULL};
     int rc = kt_pg_tx(call->pg, CLIENTS_TX_ATTEMPTS, s_check_tx, &s);
     if (rc != 0) {

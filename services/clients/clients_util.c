@@ -82,21 +82,17 @@ int clients_no_client(kt_call_t *call, const char *field, int64_t id)
                         "client %" PRId64 " does not exist", id);
 }
 
+int clients_fault_reply(kt_call_t *call, const clients_fault_t *fault)
+{
+    return kt_call_fail(call, KT_INVALID_ARGUMENT, fault->field[0] ? fault->field : NULL, NULL,
+                        "%s", fault->why);
+}
+
 int clients_holidays_or_reply(kt_call_t *call, Kontor__Clients__Holiday *const *holidays, size_t n)
 {
-    char why[S_WHY], field[64];
-    if (n > CLIENTS_HOLIDAYS_MAX)
-        return kt_call_fail(call, KT_INVALID_ARGUMENT, "holidays", NULL,
-                            "too many holidays: %zu, at most %d", n, CLIENTS_HOLIDAYS_MAX);
-    for (size_t i = 0; i < n; i++) {
-        snprintf(field, sizeof field, "holidays[%zu].name", i);
-        if (clients_text_or_reply(call, field, holidays[i]->name, 1, CLIENTS_NAME_MAX) != 0)
-            return -1;
-        snprintf(field, sizeof field, "holidays[%zu].day", i);
-        int month, day;
-        if (clients_parse_day(field, holidays[i]->day, &month, &day, why, sizeof why) != 0)
-            return kt_call_fail(call, KT_INVALID_ARGUMENT, field, NULL, "%s", why);
-    }
+    clients_fault_t fault;
+    if (clients_holidays_check("", holidays, n, &fault) != 0)
+        return clients_fault_reply(call, &fault);
     return 0;
 }
 

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "clients.pb-c.h"
+#include "clients_checks.h"
 #include "clients_rules.h"
 #include "clients_store.h"
 #include "kt_service.h"
@@ -41,6 +42,9 @@ int clients_owner_or_reply(kt_call_t *call, int64_t manager_id, const char *what
 
 //  Refuse because the client does not exist (NOT_FOUND, unknown_client).
 int clients_no_client(kt_call_t *call, const char *field, int64_t id);
+
+//  Refuse INVALID_ARGUMENT with what a check of clients_checks.h found. Returns -1.
+int clients_fault_reply(kt_call_t *call, const clients_fault_t *fault);
 
 //  Check the holidays of a create or update request. Returns 0 or -1 after replying.
 int clients_holidays_or_reply(kt_call_t *call, Kontor__Clients__Holiday *const *holidays, size_t n);
