@@ -733,10 +733,32 @@ static void test_schedule_complaints_plans(void **state)
     assert_string_equal(s_str_at(json, "status"), "COMPLAINT_RESOLVED");
     json_object_put(json);
     s_result_clear(&r);
+    //  Resolved: no longer among the open ones, listed with --all or by status.
     r = s_kontor("manager-1", "complaints", "list", c1, "--json");
     json = s_json(&r);
-    assert_int_equal(json_object_array_length(s_at(json, "open_complaints")), 0);
+    assert_int_equal(json_object_array_length(s_at(json, "complaints")), 0);
     json_object_put(json);
+    s_result_clear(&r);
+    r = s_kontor("manager-1", "complaints", "list", "--all", "--json");
+    json = s_json(&r);
+    struct json_object *list = s_at(json, "complaints");
+    assert_true(json_object_array_length(list) >= 1);
+    struct json_object *first = json_object_array_get_idx(list, 0);
+    assert_int_equal(s_i64_at(first, "id"), complaint);
+    assert_string_equal(s_str_at(first, "status"), "COMPLAINT_RESOLVED");
+    json_object_put(json);
+    s_result_clear(&r);
+    r = s_kontor("head-1", "complaints", "list", c1, "--status", "resolved,rejected");
+    S_EXPECT(r, r.rc == 0 && strstr(r.out, "resolved") && strstr(r.out, "two boxes crushed"));
+    s_result_clear(&r);
+    r = s_kontor("head-1", "complaints", "list", "--all", "--from", s_soon);
+    S_EXPECT(r, r.rc == 0 && strstr(r.out, "none"));
+    s_result_clear(&r);
+    r = s_kontor("manager-1", "complaints", "list", "--status", "closed");
+    S_EXPECT(r, r.rc == 2 && strstr(r.err, "--status closed is no complaint status"));
+    s_result_clear(&r);
+    r = s_kontor("manager-1", "complaints", "list", "--all", "--manager", "3");
+    S_EXPECT(r, r.rc == 1 && strstr(r.err, "(manager_id)"));
     s_result_clear(&r);
 
     //  Plans: a head sets, the manager reads their own.

@@ -7,9 +7,8 @@
  *
  *  `clients terms` with no change flags shows the terms; with any, it reads
  *  the current terms and contract (GetClient), changes what the flags name
- *  and sends the whole (SetTerms replaces them all). `complaints list` shows
- *  a client's open complaints from GetClient: the service has no method
- *  listing closed ones.
+ *  and sends the whole (SetTerms replaces them all). `complaints list` reads
+ *  ListComplaints page after page (open and in progress unless told).
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -800,25 +799,121 @@ static int s_resolve(kp_ctx_t *c)
     return s_move_to(c, KONTOR__CLIENTS__COMPLAINT_STATUS__COMPLAINT_RESOLVED);
 }
 
+#define S_LIST_PAGE    200  //  complaints asked for per ListComplaints call
+#define S_LIST_DEFAULT 100  //  shown when --limit is not given
+#define S_LIST_MAX     10000
+#define S_STATUSES_MAX 8
+
+//  One complaint status by its friendly name ("in-progress"), as kp_enum
+//  reads them. 0 if it is none.
+static int s_complaint_status(const char *v)
+{
+    char want[48], name[64];
+    size_t n = 0;
+    for (const char *p = v; *p && n + 1 < sizeof want; p++)
+        want[n++] = *p == '-' ? '_' : (char)(*p >= 'a' && *p <= 'z' ? *p - 'a' + 'A' : *p);
+    want[n] = '\0';
+    const ProtobufCEnumDescriptor *ed = &kontor__clients__complaint_status__descriptor;
+    for (unsigned i = 0; i < ed->n_values; i++) {
+        if (ed->values[i].value == 0)
+            continue;
+        snprintf(name, sizeof name, "COMPLAINT_%s", want);
+        if (strcmp(ed->values[i].name, want) == 0 || strcmp(ed->values[i].name, name) == 0)
+            return ed->values[i].value;
+    }
+    return 0;
+}
+
+//  Complaints from clients.ListComplaints, newest first, page after page up
+//  to --limit: open and in progress by default, --all for every status,
+//  --status (repeated, or a comma list) for those.
 static int s_list(kp_ctx_t *c)
 {
-    int64_t id;
-    if (kp_id(c, "client", 0, true, &id) < 0)
+    Kontor__Clients__ListComplaintsRequest req = KONTOR__CLIENTS__LIST_COMPLAINTS_REQUEST__INIT;
+    Kontor__Clients__ComplaintStatus statuses[S_STATUSES_MAX];
+    size_t nstatus = 0;
+    const char *from = NULL, *to = NULL;
+    int64_t limit = S_LIST_DEFAULT;
+    char list[256];
+    if (kp_id(c, "client", 0, false, &req.client_id) < 0 ||
+        kp_id(c, "manager", -1, false, &req.manager_id) < 0 ||
+        kp_date(c, "from", -1, false, &from) < 0 || kp_date(c, "to", -1, false, &to) < 0 ||
+        kp_int(c, "limit", 1, S_LIST_MAX, false, &limit) < 0)
         return KONTOR_EXIT_USAGE;
-    ProtobufCMessage *out = NULL;
-    int rc = s_get_view(c, id, &out);
-    const Kontor__Clients__ClientView *v = (const Kontor__Clients__ClientView *)out;
-    if (rc == 0 && kp_json(c)) {
-        //  The complaints alone, as a message of their own.
-        Kontor__Clients__ClientView only = KONTOR__CLIENTS__CLIENT_VIEW__INIT;
-        only.open_complaints = v->open_complaints;
-        only.n_open_complaints = v->n_open_complaints;
-        rc = kp_print_json(&only.base);
-    } else if (rc == 0) {
-        printf("open complaints of client %" PRId64 ":\n", id);
-        s_print_complaints(v->open_complaints, v->n_open_complaints, "none");
+    bool all = kp_switch(c, "all");
+    for (int i = 0; i < kp_count(c, "status"); i++) {
+        char buf[256];
+        snprintf(buf, sizeof buf, "%s", kp_nth(c, "status", i));
+        for (char *save = NULL, *w = strtok_r(buf, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+            int st = s_complaint_status(w);
+            if (st == 0) {
+                kp_enum_list(&kontor__clients__complaint_status__descriptor, list, sizeof list);
+                return kp_usage(c, "--status %s is no complaint status: %s", w, list);
+            }
+            if (nstatus == S_STATUSES_MAX)
+                return kp_usage(c, "--status names too many statuses");
+            statuses[nstatus++] = (Kontor__Clients__ComplaintStatus)st;
+        }
     }
-    kt_msg_free(out);
+    if (all && nstatus > 0)
+        return kp_usage(c, "--all and --status exclude each other");
+    if (!all && nstatus == 0) {
+        statuses[nstatus++] = KONTOR__CLIENTS__COMPLAINT_STATUS__COMPLAINT_OPEN;
+        statuses[nstatus++] = KONTOR__CLIENTS__COMPLAINT_STATUS__COMPLAINT_IN_PROGRESS;
+    }
+    req.statuses = statuses;
+    req.n_statuses = nstatus;
+    if (from)
+        req.opened_from = (char *)from;
+    if (to)
+        req.opened_to = (char *)to;
+
+    //  Every page's complaints, kept with the pages they point into.
+    ProtobufCMessage *pages[S_LIST_MAX / S_LIST_PAGE + 2] = {0};
+    int npages = 0, rc = 0;
+    Kontor__Clients__Complaint **got = calloc((size_t)limit + 1, sizeof *got);
+    if (!got)
+        return kp_usage(c, "out of memory");
+    size_t n = 0;
+    int64_t next = 0;
+    do {
+        int64_t want = limit - (int64_t)n;
+        req.limit = (uint32_t)(want < S_LIST_PAGE ? want : S_LIST_PAGE);
+        ProtobufCMessage *out = NULL;
+        rc = kp_call(c, "clients", "ListComplaints", &req.base,
+                     &kontor__clients__list_complaints_reply__descriptor, KP_READ, &out);
+        if (rc != 0) {
+            kt_msg_free(out);
+            break;
+        }
+        pages[npages++] = out;
+        const Kontor__Clients__ListComplaintsReply *r =
+            (const Kontor__Clients__ListComplaintsReply *)out;
+        for (size_t i = 0; i < r->n_complaints && n < (size_t)limit; i++)
+            got[n++] = r->complaints[i];
+        next = r->next_after_id;
+        req.after_id = next;
+    } while (next != 0 && n < (size_t)limit);
+    if (rc == 0 && kp_json(c)) {
+        Kontor__Clients__ListComplaintsReply all_rep = KONTOR__CLIENTS__LIST_COMPLAINTS_REPLY__INIT;
+        all_rep.complaints = got;
+        all_rep.n_complaints = n;
+        all_rep.next_after_id = next;
+        rc = kp_print_json(&all_rep.base);
+    } else if (rc == 0) {
+        char whose[64] = "";
+        if (req.client_id)
+            snprintf(whose, sizeof whose, " of client %" PRId64, req.client_id);
+        printf("%s complaints%s, newest first:\n",
+               all ? "all" : kp_count(c, "status") ? "the" : "open", whose);
+        s_print_complaints(got, n, "none");
+        if (next != 0)
+            printf("  (more: --limit %" PRId64 " shows %" PRId64 ")\n", limit,
+                   (int64_t)n);
+    }
+    free(got);
+    for (int i = 0; i < npages; i++)
+        kt_msg_free(pages[i]);
     return rc;
 }
 
@@ -845,11 +940,22 @@ static const kp_sub_t s_complaint_subs[] = {
      "example:\n"
      "  kontor complaints resolve 5 --resolution \"credit note for two boxes\"\n",
      s_resolve},
-    {"list", "CLIENT",
-     "a client's open complaints (from clients.GetClient; no method lists closed ones)",
-     "client=", 1,
-     "example:\n"
-     "  kontor complaints list 42\n",
+    {"list", "[CLIENT] [--status S]... [--all] [--manager ID] [--from DATE] [--to DATE]",
+     "complaints, newest first: open ones, or by status, client, manager and date "
+     "(clients.ListComplaints)",
+     "client= status=* all manager= from= to= limit=", 1,
+     "Flags:\n"
+     "  --status S     open, in-progress, resolved or rejected; repeat it or give\n"
+     "                 a comma list (default: open and in-progress)\n"
+     "  --all          every status\n"
+     "  --manager ID   the clients of one manager (a manager sees only their own)\n"
+     "  --from DATE    opened on or after DATE; --to DATE: on or before\n"
+     "  --limit N      show at most N (default 100)\n"
+     "\n"
+     "examples:\n"
+     "  kontor complaints list 42\n"
+     "  kontor complaints list --all --from 2026-01-01\n"
+     "  kontor complaints list --status resolved,rejected --manager 2 --json\n",
      s_list},
     {NULL, NULL, NULL, NULL, 0, NULL, NULL},
 };
