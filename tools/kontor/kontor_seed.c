@@ -92,6 +92,7 @@
 #define S_WINDOW        1000 //  SKUs per UpsertProduct, SetPrices (x5 columns), Receive
 #define S_CHUNK         1000 //  clients per piece of work: one ImportClients at most
 #define S_MSG_MARGIN    (64 * 1024) //  of KONTOR_MAX_MSG, for the envelope
+#define S_IMPORT_ATTEMPTS 3         //  an ImportClients that got no answer is sent again
 #define S_TERRITORIES   3    //  per branch
 #define S_MGRS          4    //  per branch: manager, manager, lead, manager
 #define S_CALL_MS       30000
@@ -1471,9 +1472,20 @@ static int s_import_range(s_conn_t *c, const s_import_one_t *ones, int64_t first
              p->seed, p->branches, first, first + count - 1);
     kt_reply_t reply;
     ProtobufCMessage *out = NULL;
-    int status = s_call(c, "clients", "ImportClients", &req.base,
+    int status;
+    //  Silence (a lost request, a busy set) is tried again under the key: a
+    //  batch that did go in answers with its first reply.
+    for (int attempt = 1;; attempt++) {
+        status = s_call(c, "clients", "ImportClients", &req.base,
                         &kontor__clients__import_clients_reply__descriptor, &out, key, true,
                         &reply);
+        if ((status != KT_DEADLINE_EXCEEDED && status != KT_UNAVAILABLE) ||
+            attempt == S_IMPORT_ATTEMPTS || atomic_load(&s_stats.stop))
+            break;
+        kt_reply_clear(&reply);
+        kt_msg_free(out);
+        out = NULL;
+    }
     free(ptrs);
     int rc = 0;
     if (status == KT_OK) {
