@@ -81,6 +81,46 @@ static int s_send(kt_client_t *self, const char *service, const uint8_t *body, s
     return rc;
 }
 
+//  Read one reply message off the client's socket ("" "KTC1" service Reply)
+//  and keep it if it answers `request_id`. True with *reply filled when it
+//  does; a reply to another id is stale (counted) and a malformed one is
+//  dropped with a warning.
+static bool s_take_reply(kt_client_t *self, zmsg_t **msg_p, const char *request_id,
+                         kt_reply_t *reply)
+{
+    zmsg_t *msg = *msg_p;
+    zframe_t *empty = zmsg_pop(msg);
+    zframe_t *header = zmsg_pop(msg);
+    zframe_t *service = zmsg_pop(msg);
+    zframe_t *body = zmsg_pop(msg);
+    bool ok = empty && header && service && body && zmsg_size(msg) == 0
+              && zframe_size(empty) == 0 && zframe_streq(header, KT_CLIENT_HEADER);
+    bool matched = false;
+    if (ok) {
+        char why[160];
+        kt_reply_t got;
+        if (kt_reply_decode(zframe_data(body), zframe_size(body), &got, why, sizeof why) == 0) {
+            if (strcmp(got.request_id, request_id) == 0) {
+                *reply = got;
+                matched = true;
+            } else {
+                //  The bus answers undecodable requests with an empty
+                //  id; ours are always well-formed, so this is stale.
+                self->stale++;
+                kt_reply_clear(&got);
+            }
+        } else
+            kt_warn("dropped a reply that does not decode: %s", why);
+    } else
+        kt_warn("dropped a malformed reply from the bus");
+    zframe_destroy(&empty);
+    zframe_destroy(&header);
+    zframe_destroy(&service);
+    zframe_destroy(&body);
+    zmsg_destroy(msg_p);
+    return matched;
+}
+
 //  Wait up to `wait_ms` for the reply to `request_id`. 0 with *reply filled,
 //  or -1 on silence. Replies to other ids are dropped (counted as stale).
 static int s_wait(kt_client_t *self, const char *request_id, int64_t wait_ms,
@@ -100,38 +140,7 @@ static int s_wait(kt_client_t *self, const char *request_id, int64_t wait_ms,
         zmsg_t *msg = zmsg_recv(self->dealer);
         if (!msg)
             return -1;
-        //  "" "KTC1" service Reply
-        zframe_t *empty = zmsg_pop(msg);
-        zframe_t *header = zmsg_pop(msg);
-        zframe_t *service = zmsg_pop(msg);
-        zframe_t *body = zmsg_pop(msg);
-        bool ok = empty && header && service && body && zmsg_size(msg) == 0
-                  && zframe_size(empty) == 0 && zframe_streq(header, KT_CLIENT_HEADER);
-        int matched = -1;
-        if (ok) {
-            char why[160];
-            kt_reply_t got;
-            if (kt_reply_decode(zframe_data(body), zframe_size(body), &got, why, sizeof why)
-                == 0) {
-                if (strcmp(got.request_id, request_id) == 0) {
-                    *reply = got;
-                    matched = 0;
-                } else {
-                    //  The bus answers undecodable requests with an empty
-                    //  id; ours are always well-formed, so this is stale.
-                    self->stale++;
-                    kt_reply_clear(&got);
-                }
-            } else
-                kt_warn("dropped a reply that does not decode: %s", why);
-        } else
-            kt_warn("dropped a malformed reply from the bus");
-        zframe_destroy(&empty);
-        zframe_destroy(&header);
-        zframe_destroy(&service);
-        zframe_destroy(&body);
-        zmsg_destroy(&msg);
-        if (matched == 0)
+        if (s_take_reply(self, &msg, request_id, reply))
             return 0;
     }
 }
@@ -281,34 +290,7 @@ static bool s_many_take(kt_client_job_t *job, s_many_t *m)
     zmsg_t *msg = zmsg_recv(job->client->dealer);
     if (!msg)
         return false;
-    zframe_t *empty = zmsg_pop(msg);
-    zframe_t *header = zmsg_pop(msg);
-    zframe_t *service = zmsg_pop(msg);
-    zframe_t *body = zmsg_pop(msg);
-    bool ok = empty && header && service && body && zmsg_size(msg) == 0
-              && zframe_size(empty) == 0 && zframe_streq(header, KT_CLIENT_HEADER);
-    bool matched = false;
-    if (ok) {
-        char why[160];
-        kt_reply_t got;
-        if (kt_reply_decode(zframe_data(body), zframe_size(body), &got, why, sizeof why) == 0) {
-            if (strcmp(got.request_id, m->req.request_id) == 0) {
-                job->reply = got;
-                matched = true;
-            } else {
-                job->client->stale++;
-                kt_reply_clear(&got);
-            }
-        } else
-            kt_warn("dropped a reply that does not decode: %s", why);
-    } else
-        kt_warn("dropped a malformed reply from the bus");
-    zframe_destroy(&empty);
-    zframe_destroy(&header);
-    zframe_destroy(&service);
-    zframe_destroy(&body);
-    zmsg_destroy(&msg);
-    return matched;
+    return s_take_reply(job->client, &msg, m->req.request_id, &job->reply);
 }
 
 //  What kt_client_call does with a raw reply: unpack the payload.

@@ -563,31 +563,37 @@ static const kt_stmt_t s_offset_advance = {
     " WHERE producer = $1 AND last_seq = $2::bigint",
     3};
 
+//  The consumer's offset row, if there is one.
+static int s_read_offset(s_consumer_t *self, bool *found)
+{
+    const char *params[] = {self->owner->producer};
+    PGresult *res = kt_pg_exec(self->pg, &s_offset_read, params);
+    if (!res)
+        return -1;
+    *found = PQntuples(res) == 1;
+    if (*found)
+        self->last_seq = (uint64_t) kt_pg_i64(res, 0, 0);
+    PQclear(res);
+    return 0;
+}
+
 //  Read the offset, making its row only if it is not there yet. Reading
 //  first matters: the leader's batches update that row one after another,
 //  and an INSERT ... ON CONFLICT on it waits for each of them in turn, so a
 //  new instance's consumer could not even start while the stream was busy.
 static int s_load_offset(s_consumer_t *self)
 {
+    bool found;
+    if (s_read_offset(self, &found) != 0)
+        return -1;
+    if (found)
+        return 0;
     const char *params[] = {self->owner->producer};
-    for (int pass = 0; pass < 2; pass++) {
-        PGresult *res = kt_pg_exec(self->pg, &s_offset_read, params);
-        if (!res)
-            return -1;
-        if (PQntuples(res) == 1) {
-            self->last_seq = (uint64_t) kt_pg_i64(res, 0, 0);
-            PQclear(res);
-            return 0;
-        }
-        PQclear(res);
-        if (pass == 1)
-            break;
-        res = kt_pg_exec(self->pg, &s_offset_ensure, params);
-        if (!res)
-            return -1;
-        PQclear(res);
-    }
-    return -1;
+    PGresult *res = kt_pg_exec(self->pg, &s_offset_ensure, params);
+    if (!res)
+        return -1;
+    PQclear(res);
+    return s_read_offset(self, &found) == 0 && found ? 0 : -1;
 }
 
 static const kt_event_handler_t *s_handler_for(kt_consumer_t *owner, const char *type)

@@ -172,40 +172,11 @@ const kt_stmt_t logistics_sql_avail_analogs = {
 //    write its lines and raise `reserved`, all from the same arrays.
 //  `r` reads `short` and `short` reads `locked` to its end before anything
 //  is written, so every lock is taken, in order, before the first update.
+//  `ev` writes the StockChanged of the rows `upd` changed into the outbox:
+//  the statement is its own transaction (migrations/003).
 //  Rows out: ('r', warehouse, sku, available, version, expires ms) per
 //  line reserved, or ('s', warehouse, sku, requested, available, missing)
 //  per line short.
-const kt_stmt_t logistics_sql_reserve = {
-    "logistics_reserve",
-    "WITH l AS (SELECT * FROM unnest($5::bigint[], $6::bigint[]) AS l(sku, qty)),"
-    " locked AS (SELECT s.sku, s.on_hand, s.reserved FROM stock s"
-    "   WHERE s.warehouse_id = $2::bigint AND s.sku = ANY($5::bigint[])"
-    "   ORDER BY s.sku FOR UPDATE),"
-    " short AS (SELECT l.sku, l.qty, coalesce(k.on_hand - k.reserved, 0) AS available,"
-    "     (k.sku IS NULL)::int AS missing"
-    "   FROM l LEFT JOIN locked k ON k.sku = l.sku"
-    "   WHERE k.sku IS NULL OR k.on_hand - k.reserved < l.qty),"
-    " r AS (INSERT INTO reservations (order_id, warehouse_id, status, fingerprint, expires_at)"
-    "   SELECT $1::bigint, $2::bigint, 'held', $3, now() + $4::int * interval '1 second'"
-    "   WHERE NOT EXISTS (SELECT 1 FROM short)"
-    "   ON CONFLICT (order_id) DO NOTHING"
-    "   RETURNING order_id, expires_at),"
-    " ins AS (INSERT INTO reservation_lines (order_id, sku, qty)"
-    "   SELECT r.order_id, l.sku, l.qty FROM r CROSS JOIN l),"
-    " upd AS (UPDATE stock s SET reserved = s.reserved + l.qty,"
-    "     version = nextval('stock_version'), changed_xid = pg_current_xact_id()"
-    "   FROM l, r WHERE s.warehouse_id = $2::bigint AND s.sku = l.sku"
-    "   RETURNING s.warehouse_id, s.sku, s.on_hand - s.reserved AS available, s.version)"
-    " SELECT 'r', upd.warehouse_id, upd.sku, upd.available, upd.version,"
-    "   (extract(epoch FROM r.expires_at) * 1000)::bigint"
-    " FROM upd CROSS JOIN r"
-    " UNION ALL"
-    " SELECT 's', $2::bigint, short.sku, short.qty, short.available, short.missing::bigint"
-    " FROM short",
-    6};
-
-//  logistics_sql_reserve and the StockChanged of its rows, in one statement
-//  that is its own transaction (migrations/003): the same rows come back.
 const kt_stmt_t logistics_sql_reserve_event = {
     "logistics_reserve_event",
     "WITH l AS (SELECT * FROM unnest($5::bigint[], $6::bigint[]) AS l(sku, qty)),"
@@ -238,11 +209,6 @@ const kt_stmt_t logistics_sql_reserve_event = {
     " SELECT 's', $2::bigint, short.sku, short.qty, short.available, short.missing::bigint"
     " FROM short",
     6};
-
-//  The encoder alone, for the test that compares it with protobuf-c.
-const kt_stmt_t logistics_sql_stock_changed_pb = {
-    "logistics_stock_changed_pb",
-    "SELECT encode(stock_changed_pb($1::bigint, $2::bigint[], $3::bigint[]), 'hex')", 3};
 
 //  status, fingerprint, expires (ms, 0 if none), expired by time (0/1), warehouse
 const kt_stmt_t logistics_sql_reservation_read = {
@@ -308,15 +274,6 @@ const kt_stmt_t logistics_sql_expire_batch = {
     "shipment_id, order_id, client_id, warehouse_id, delivery_date, delivery_method, address," \
     " currency, status, (extract(epoch FROM changed_at) * 1000)::bigint, manager_id"
 
-//  No row when the order has its shipment already.
-const kt_stmt_t logistics_sql_shipment_insert = {
-    "logistics_shipment_insert",
-    "INSERT INTO shipments (order_id, client_id, manager_id, warehouse_id, delivery_date,"
-    "   delivery_method, address, currency, status)"
-    " VALUES ($1::bigint, $2::bigint, $3::bigint, $4::bigint, $5, $6::int, $7, $8, 'requested')"
-    " ON CONFLICT (order_id) DO NOTHING RETURNING shipment_id",
-    8};
-
 //  OrderConfirmed's whole effect in one statement: the shipment request and
 //  its lines ($9..$11, in the order's line order), and the order's
 //  reservation confirmed if it is still held. No row when the order has
@@ -339,13 +296,6 @@ const kt_stmt_t logistics_sql_shipment_request = {
     "     AND EXISTS (SELECT 1 FROM s))"
     " SELECT * FROM s",
     11};
-
-const kt_stmt_t logistics_sql_shipment_line_insert = {
-    "logistics_shipment_line_insert",
-    "INSERT INTO shipment_lines (shipment_id, line_no, sku, qty, unit_price)"
-    " SELECT $1::bigint, l.n, l.sku, l.qty, l.price"
-    " FROM unnest($2::bigint[], $3::bigint[], $4::bigint[]) WITH ORDINALITY AS l(sku, qty, price, n)",
-    4};
 
 const kt_stmt_t logistics_sql_shipment_read = {
     "logistics_shipment_read",

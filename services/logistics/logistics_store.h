@@ -36,9 +36,7 @@ extern const kt_stmt_t logistics_sql_avail_arrivals;
 extern const kt_stmt_t logistics_sql_avail_analogs;
 
 //  reservations
-extern const kt_stmt_t logistics_sql_reserve;
 extern const kt_stmt_t logistics_sql_reserve_event;
-extern const kt_stmt_t logistics_sql_stock_changed_pb;
 extern const kt_stmt_t logistics_sql_reservation_read;
 extern const kt_stmt_t logistics_sql_reservation_lock;
 extern const kt_stmt_t logistics_sql_reservation_lines;
@@ -48,9 +46,7 @@ extern const kt_stmt_t logistics_sql_reservation_confirm;
 extern const kt_stmt_t logistics_sql_expire_batch;
 
 //  shipments
-extern const kt_stmt_t logistics_sql_shipment_insert;
 extern const kt_stmt_t logistics_sql_shipment_request;
-extern const kt_stmt_t logistics_sql_shipment_line_insert;
 extern const kt_stmt_t logistics_sql_shipment_read;
 extern const kt_stmt_t logistics_sql_shipment_by_order;
 extern const kt_stmt_t logistics_sql_shipment_lines;

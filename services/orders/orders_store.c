@@ -238,11 +238,6 @@ const kt_stmt_t orders_sql_replace = {
     " WHERE order_id = $1",
     2};
 
-//  A split: the back-order's id on its original.
-const kt_stmt_t orders_sql_set_backorder = {
-    "orders_set_backorder",
-    "UPDATE orders SET reason = 'backorder_split', reason_text = $2 WHERE order_id = $1", 2};
-
 //  What a replayed idempotency key needs.
 const kt_stmt_t orders_sql_replay = {
     "orders_replay",
@@ -253,9 +248,6 @@ const kt_stmt_t orders_sql_replay = {
 
 const kt_stmt_t orders_sql_release_done = {
     "orders_release_done", "UPDATE orders SET needs_release = false WHERE order_id = $1", 1};
-
-const kt_stmt_t orders_sql_needs_release = {
-    "orders_needs_release", "UPDATE orders SET needs_release = true WHERE order_id = $1", 1};
 
 //  ---------------------------------------------------------------- reading orders
 
@@ -388,13 +380,6 @@ const kt_stmt_t orders_sql_confirmed_many = {
     " WHERE o.order_id = x.id AND (x.c OR x.s)",
     3};
 
-const kt_stmt_t orders_sql_confirmed = {
-    "orders_confirmed",
-    "UPDATE orders SET credit_confirmed = credit_confirmed OR $2::boolean,"
-    "       stock_confirmed = stock_confirmed OR $3::boolean"
-    " WHERE order_id = $1",
-    3};
-
 const kt_stmt_t orders_sql_bo_ready = {
     "orders_bo_ready",
     "SELECT order_id, warehouse_id FROM orders WHERE status = 4 AND bo_ready"
@@ -441,30 +426,14 @@ const kt_stmt_t orders_sql_bo_mark = {
     "                   WHERE l.order_id = o.order_id AND coalesce(s.available, 0) < l.qty)",
     2};
 
-const kt_stmt_t orders_sql_ship_upsert = {
-    "orders_ship_upsert",
-    "INSERT INTO shipments (shipment_id, order_id, status, qty, changed_at)"
-    " VALUES ($1, $2, $3, $4, to_timestamp($5::bigint / 1000.0))"
-    " ON CONFLICT (shipment_id) DO UPDATE SET status = excluded.status, qty = excluded.qty,"
-    "   changed_at = excluded.changed_at",
-    5};
-
-const kt_stmt_t orders_sql_ship_lines_clear = {
-    "orders_ship_lines_clear", "DELETE FROM shipment_lines WHERE shipment_id = $1", 1};
-
-const kt_stmt_t orders_sql_ship_lines = {
-    "orders_ship_lines",
-    "INSERT INTO shipment_lines (shipment_id, line_no, sku, qty)"
-    " SELECT $1, u.n, u.sku, u.qty"
-    "   FROM unnest($2::bigint[], $3::bigint[]) WITH ORDINALITY AS u(sku, qty, n)",
-    3};
-
 //  A Shipment* event in one statement: orders' copy of the shipment and its
 //  lines ($6, $7; none given: the lines stay), and the order following its
-//  shipments as orders_sql_follow_shipments has it. The statement cannot
-//  see its own changes to `shipments`, so the sums take this shipment's new
-//  status and quantity from the parameters and the order's other shipments
-//  from the table.
+//  shipments: shipped when its quantity has left, delivered when it has
+//  arrived, partially on the way there. A shipment request means logistics
+//  applied OrderConfirmed, which confirms the stock reservation in the same
+//  transaction (stock_confirmed). The statement cannot see its own changes
+//  to `shipments`, so the sums take this shipment's new status and quantity
+//  from the parameters and the order's other shipments from the table.
 const kt_stmt_t orders_sql_ship_event = {
     "orders_ship_event",
     "WITH up AS ("
@@ -496,25 +465,6 @@ const kt_stmt_t orders_sql_ship_event = {
     "   FROM s, q WHERE o.order_id = $2 AND o.status IN (2, 7, 8, 9)"
     "     AND EXISTS (SELECT 1 FROM up)",
     7};
-
-//  The order follows its shipments: shipped when its quantity has left,
-//  delivered when it has arrived, partially on the way there. A shipment
-//  request means logistics applied OrderConfirmed, which confirms the
-//  stock reservation in the same transaction.
-const kt_stmt_t orders_sql_follow_shipments = {
-    "orders_follow_shipments",
-    "WITH s AS (SELECT coalesce(sum(qty) FILTER (WHERE status IN (3, 4)), 0) AS shipped,"
-    "                  coalesce(sum(qty) FILTER (WHERE status = 4), 0) AS delivered"
-    "             FROM shipments WHERE order_id = $1),"
-    "     q AS (SELECT coalesce(sum(qty), 0) AS total FROM order_lines WHERE order_id = $1)"
-    " UPDATE orders o SET status = CASE"
-    "          WHEN s.delivered >= q.total AND q.total > 0 THEN 10"
-    "          WHEN s.delivered > 0 THEN 9"
-    "          WHEN s.shipped >= q.total AND q.total > 0 THEN 8"
-    "          WHEN s.shipped > 0 THEN 7 ELSE o.status END, updated_at = now(),"
-    "        stock_confirmed = true"
-    "   FROM s, q WHERE o.order_id = $1 AND o.status IN (2, 7, 8, 9)",
-    1};
 
 //  ---------------------------------------------------------------- returns
 
